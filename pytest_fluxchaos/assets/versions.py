@@ -1,0 +1,130 @@
+"""Version tables: Flux release -> image-reflector-controller, and the pins
+of every other asset.
+
+The Flux -> IRC table was read from fluxcd/flux2's
+``manifests/bases/image-reflector-controller/kustomization.yaml`` at every
+tag from v2.3.0 to v2.9.4 (the release asset URL names the IRC version).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from .errors import AssetError
+
+#: Flux release -> image-reflector-controller version pinned by that release.
+FLUX_TO_IRC: dict[str, str] = {
+    "2.3.0": "v0.32.0",
+    "2.4.0": "v0.33.0",
+    "2.5.0": "v0.34.0",
+    "2.5.1": "v0.34.0",
+    "2.6.0": "v0.35.0",
+    "2.6.1": "v0.35.1",
+    "2.6.2": "v0.35.2",
+    "2.6.3": "v0.35.2",
+    "2.6.4": "v0.35.2",
+    "2.7.0": "v1.0.1",
+    "2.7.1": "v1.0.1",
+    "2.7.2": "v1.0.2",
+    "2.7.3": "v1.0.3",
+    "2.7.4": "v1.0.4",
+    "2.7.5": "v1.0.4",
+    "2.8.0": "v1.1.0",
+    "2.8.1": "v1.1.0",
+    "2.8.2": "v1.1.1",
+    "2.8.3": "v1.1.1",
+    "2.8.4": "v1.1.1",
+    "2.8.5": "v1.1.1",
+    "2.8.6": "v1.1.1",
+    "2.8.7": "v1.1.1",
+    "2.8.8": "v1.1.2",
+    "2.9.0": "v1.2.1",
+    "2.9.1": "v1.2.2",
+    "2.9.2": "v1.2.3",
+    "2.9.3": "v1.2.3",
+    "2.9.4": "v1.2.4",
+}
+
+DEFAULT_FLUX_VERSION = "2.9.4"
+
+# Pins of the other assets (overridable through the environment / CLI).
+ETCD_VERSION = os.environ.get("FLUXCHAOS_ETCD_VERSION", "v3.6.16")
+KUBERNETES_VERSION = os.environ.get("FLUXCHAOS_KUBERNETES_VERSION", "v1.34.3")
+REGISTRY_VERSION = os.environ.get("FLUXCHAOS_REGISTRY_VERSION", "v3.1.2")
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = os.environ.get("FLUXCHAOS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+# Go modules.
+IRC_MODULE = "github.com/fluxcd/image-reflector-controller"
+IRC_API_MODULE = IRC_MODULE + "/api"
+ETCD_MODULE = "go.etcd.io/etcd/server/v3"
+KUBERNETES_MODULE = "k8s.io/kubernetes"
+REGISTRY_MODULE = "github.com/distribution/distribution/v3"
+CONTROLLER_TOOLS_MODULE = "sigs.k8s.io/controller-tools"
+CONTROLLER_TOOLS_VERSION = "v0.19.0"
+
+# Official images used by the online path.
+def official_irc_image(irc_version: str) -> str:
+    return f"ghcr.io/fluxcd/image-reflector-controller:{irc_version}"
+
+
+OFFICIAL_REGISTRY_IMAGE = "registry:3"
+OFFICIAL_ETCD_IMAGE = os.environ.get("FLUXCHAOS_OFFICIAL_ETCD_IMAGE", "registry.k8s.io/etcd:3.6.4-0")
+
+
+def official_apiserver_image(k8s_version: str) -> str:
+    return f"registry.k8s.io/kube-apiserver:{k8s_version}"
+
+
+_SEMVER = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+
+
+def _key(v: str) -> tuple[int, int, int]:
+    m = _SEMVER.match(v)
+    assert m
+    return int(m[1]), int(m[2]), int(m[3] or 0)
+
+
+def resolve_irc_version(flux_or_irc_version: str) -> tuple[str, str | None]:
+    """Map a Flux release or an IRC version to ``(irc_version, flux_version)``.
+
+    * ``"2.9.4"`` / ``"v2.9.4"`` -> ``("v1.2.4", "2.9.4")``
+    * ``"2.3"`` (a Flux minor) -> its newest known patch release
+    * ``"v1.2.4"`` / ``"1.2.4"`` (an IRC version) -> ``("v1.2.4", "2.9.4")``
+      (the newest Flux release pinning it, or ``None`` if none does)
+    """
+    raw = (flux_or_irc_version or "").strip()
+    m = _SEMVER.match(raw)
+    if not m:
+        raise AssetError(
+            f"cannot understand version {flux_or_irc_version!r}: give a Flux release "
+            f"such as 2.9.4 or an image-reflector-controller version such as v1.2.4"
+        )
+    major, minor, patch = int(m[1]), int(m[2]), m[3]
+    if major == 2:  # a Flux release (IRC has no 2.x)
+        if patch is not None:
+            flux = f"{major}.{minor}.{patch}"
+            if flux not in FLUX_TO_IRC:
+                raise AssetError(
+                    f"unknown Flux release {flux}: known releases are "
+                    f"{', '.join(sorted(FLUX_TO_IRC, key=_key))}; or pass an "
+                    f"image-reflector-controller version directly (e.g. v1.2.4)"
+                )
+            return FLUX_TO_IRC[flux], flux
+        candidates = [f for f in FLUX_TO_IRC if _key(f)[:2] == (major, minor)]
+        if not candidates:
+            raise AssetError(
+                f"unknown Flux minor {major}.{minor}: known Flux releases span "
+                f"2.3.0..{max(FLUX_TO_IRC, key=_key)}; or pass an image-reflector-controller version"
+            )
+        flux = max(candidates, key=_key)
+        return FLUX_TO_IRC[flux], flux
+    if major in (0, 1):  # an image-reflector-controller version
+        irc = f"v{major}.{minor}.{patch if patch is not None else 0}"
+        fluxes = [f for f, i in FLUX_TO_IRC.items() if i == irc]
+        return irc, (max(fluxes, key=_key) if fluxes else None)
+    raise AssetError(
+        f"version {flux_or_irc_version!r} is neither a Flux 2.x release nor an "
+        f"image-reflector-controller 0.x/1.x version"
+    )

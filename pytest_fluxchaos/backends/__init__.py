@@ -1,0 +1,1 @@
+"""Where Flux runs: docker and kind, behind backends.base.Backend."""

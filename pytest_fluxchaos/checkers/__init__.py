@@ -1,0 +1,62 @@
+"""Judge a history: true / false / unknown, with evidence (DESIGN.md section 4).
+
+The checkers read only the history (and the context: the policies under test and
+the bounds); they consult the policy oracle (``pytest_fluxchaos.policy``) for the
+order of tags and for the tag Flux should pick.
+
+``no-regression``  every change of a policy's latest tag moves forward in its order
+``converges``      after the faults, each policy reaches the oracle's tag, Ready
+``never-stuck``    no policy stays not-Ready long while matching tags exist
+``faults-landed``  every injected fault was confirmed (else unknown, never true)
+
+Typical use::
+
+    verdicts = run_checkers(history, CheckContext(policies=(PolicyUnderTest(...),)))
+    if overall(verdicts) is not Validity.TRUE:
+        print("\\n".join(v.render() for v in verdicts.values()))
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+
+from pytest_fluxchaos.history import History
+
+from .converges import Converges
+from .core import (CheckContext, Checker, PolicyUnderTest, Validity, Verdict, combine,
+                   overall)
+from .faults_landed import FaultsLanded
+from .never_stuck import NeverStuck
+from .no_regression import NoRegression
+
+DEFAULT_CHECKERS: tuple[Checker, ...] = (NoRegression(), Converges(), NeverStuck(),
+                                         FaultsLanded())
+
+CHECKERS_BY_NAME: dict[str, Checker] = {c.name: c for c in DEFAULT_CHECKERS}
+
+
+def run_checkers(history: History, ctx: CheckContext,
+                 checkers: Iterable[Checker] = DEFAULT_CHECKERS) -> dict[str, Verdict]:
+    """Run each checker; a checker that raises yields an *unknown* verdict with the error
+    (as in Jepsen: a crashed checker proves nothing either way), never hides the others."""
+    verdicts: dict[str, Verdict] = {}
+    for checker in checkers:
+        try:
+            verdict = checker.check(history, ctx)
+        except Exception as exc:  # noqa: BLE001 - reported in the verdict
+            verdict = Verdict(
+                checker.name, Validity.UNKNOWN,
+                f"checker crashed: {type(exc).__name__}: {exc}",
+                [f"checker {checker.name} raised {type(exc).__name__}: {exc}"],
+                {"error": repr(exc), "traceback": traceback.format_exc()},
+            )
+        verdicts[checker.name] = verdict
+    return verdicts
+
+
+__all__ = [
+    "CHECKERS_BY_NAME", "CheckContext", "Checker", "Converges", "DEFAULT_CHECKERS",
+    "FaultsLanded", "NeverStuck", "NoRegression", "PolicyUnderTest", "Validity", "Verdict",
+    "combine", "overall", "run_checkers",
+]

@@ -1,0 +1,232 @@
+"""The generator: turns a scenario's steps into timed operations and faults.
+
+Steps run in order. Each waits for its timing (``at`` a run time, ``after`` an
+observed condition, ``delay``), then performs its action through the clients (tag
+pushes and deletes) or the nemesis (faults); ``repeat`` re-runs a step on a fixed or
+jittered period. Jitter comes from one RNG seeded per run and the seed is written to
+the history, so a run can be replayed exactly.
+
+Waiting is event-driven: a :class:`View` folds the history into "current state"
+(latest tag per policy, leader, scans) and wakes waiters on every new event, with a
+bound on every wait.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .environment import Environment
+from .history import (Event, Fault, History, LeaseHolder, Note, Op, PolicyLatest, PolicyReady,
+                      RepositoryScan)
+from .nemesis import Nemesis
+from .scenario import DeleteAction, Jitter, PushAction, Scenario, Step, Trigger
+from .tags import TagCursor, build_series
+
+
+class StepTimeout(Exception):
+    """A step's trigger did not hold within its bound: the scenario could not proceed."""
+
+
+@dataclass
+class View:
+    """Current state folded from the history, with a condition to wait on."""
+
+    latest: dict[str, str | None] = field(default_factory=dict)
+    ready: dict[str, str] = field(default_factory=dict)
+    leader: str | None = None
+    identity: str | None = None  # holderIdentity: a restarted pod leads under a new one
+    leader_changes: int = 0
+    scans: dict[str, list[float]] = field(default_factory=dict)
+    pushed_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    confirmed: set[str] = field(default_factory=set)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def apply(self, event: Event) -> None:
+        with self.cond:
+            if isinstance(event, PolicyLatest):
+                self.latest[event.policy] = event.tag
+            elif isinstance(event, PolicyReady):
+                self.ready[event.policy] = event.status
+            elif isinstance(event, LeaseHolder):
+                if (event.holder, event.identity) != (self.leader, self.identity):
+                    self.leader_changes += 1
+                self.leader, self.identity = event.holder, event.identity
+            elif isinstance(event, RepositoryScan):
+                self.scans.setdefault(event.repository, []).append(event.t)
+            elif isinstance(event, Op) and event.f == "push-tag" and event.type == "ok":
+                self.pushed_at[(event.image, event.tag)] = event.t
+            elif isinstance(event, Fault) and event.phase == "confirm" and event.outcome == "ok":
+                self.confirmed.add(event.fault_id)
+            self.cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(predicate, timeout=timeout)
+
+
+class Generator:
+    """Executes one scenario's steps against one variant namespace."""
+
+    def __init__(self, scenario: Scenario, env: Environment, namespace: str,
+                 history: History, nemesis: Nemesis, *, seed: int) -> None:
+        self.scenario = scenario
+        self.env = env
+        self.ns = namespace
+        self.history = history
+        self.nemesis = nemesis
+        self.rng = random.Random(seed)
+        self.view = View()
+        self._unsubscribe = history.subscribe(self.view.apply)
+        for event in history.events:
+            self.view.apply(event)
+        self.cursors = {
+            image.name: TagCursor(build_series(image.tags), signatures=image.signatures,
+                                  latest=image.latest)
+            for image in scenario.images if image.tags
+        }
+        self.process = f"client-{namespace}"
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # -- conditions --------------------------------------------------------------
+    def _qualified(self, name: str) -> str:
+        return f"{self.ns}/{name}"
+
+    def condition(self, trigger: Trigger, started: float,
+                  leader_at_start: tuple[str | None, str | None] | None) -> tuple[Callable[[], bool], str]:
+        """A predicate over the view, and its description for timeouts and notes."""
+        v = self.view
+        if trigger.policy is not None:
+            key = self._qualified(trigger.policy)
+            if trigger.tag is not None:
+                return (lambda: v.latest.get(key) == trigger.tag,
+                        f"policy {trigger.policy} resolves to {trigger.tag}")
+            want = "True" if trigger.ready in (None, True) else "False"
+            return (lambda: v.ready.get(key) == want, f"policy {trigger.policy} Ready={want}")
+        if trigger.leader is not None:
+            if trigger.leader == "any":
+                return (lambda: v.leader is not None, "some pod leads")
+            if trigger.leader == "changed":
+                changes = v.leader_changes
+                return (lambda: v.leader is not None and v.leader_changes > changes
+                        and (v.leader, v.identity) != leader_at_start,
+                        f"leadership moves away from {leader_at_start[0] if leader_at_start else None}")
+            index = int(trigger.leader)
+
+            def leads() -> bool:
+                pods = self.env.pods(self.ns)
+                return index < len(pods) and v.leader == pods[index].name
+            return leads, f"pod-{index} leads"
+        if trigger.scan is not None:
+            key = self._qualified(trigger.scan)
+            image = self.scenario.repository(trigger.scan).image
+            if trigger.contains is not None:
+                def scanned() -> bool:
+                    pushed = v.pushed_at.get((image, trigger.contains))
+                    return pushed is not None and any(t > pushed for t in v.scans.get(key, []))
+                return scanned, f"repository {trigger.scan} scanned after {trigger.contains} was pushed"
+            return (lambda: any(t > started for t in v.scans.get(key, [])),
+                    f"repository {trigger.scan} scanned")
+        assert trigger.fault is not None
+        return (lambda: trigger.fault in v.confirmed, f"fault {trigger.fault} confirmed")
+
+    # -- running -----------------------------------------------------------------
+    def run(self, deadline: float) -> None:
+        """Run every step; raises StepTimeout when a trigger never holds."""
+        self.history.record(Note, message="generator start", data={"namespace": self.ns})
+        for index, step in enumerate(self.scenario.steps):
+            times = step.repeat.times if step.repeat else 1
+            for iteration in range(times):
+                if iteration:
+                    self._sleep(self._period(step), deadline)
+                self._wait(step, index, deadline)
+                self._act(step)
+        self.history.record(Note, message="generator done")
+
+    def _period(self, step: Step) -> float:
+        assert step.repeat is not None
+        every = step.repeat.every
+        if isinstance(every, Jitter):
+            return self.rng.uniform(every.min, every.max)
+        return float(every)
+
+    def _sleep(self, seconds: float, deadline: float) -> None:
+        """Wait for time to pass while healing due faults (the only timed wait)."""
+        until = min(self.history.now() + seconds, deadline)
+        while True:
+            self.nemesis.heal_due()
+            remaining = until - self.history.now()
+            if remaining <= 0:
+                return
+            nxt = self.nemesis.next_heal_at()
+            step = remaining if nxt is None else max(0.0, min(remaining, nxt - self.history.now()))
+            # Event-driven pause: wakes early on history events, re-checks heal deadlines.
+            self.view.wait_for(lambda: False, timeout=min(step, 1.0) or 0.01)
+
+    def _wait(self, step: Step, index: int, deadline: float) -> None:
+        if step.at is not None:
+            self._sleep(step.at - self.history.now(), deadline)
+        if step.after is not None:
+            started = self.history.now()
+            predicate, what = self.condition(step.after, started,
+                                             (self.view.leader, self.view.identity))
+            bound = step.after.timeout or self.scenario.bounds.wait
+            limit = min(started + bound, deadline)
+            while not predicate():
+                self.nemesis.heal_due()
+                remaining = limit - self.history.now()
+                if remaining <= 0:
+                    self.history.record(Note, message=f"step {index} trigger timed out",
+                                        data={"waiting_for": what, "bound": bound})
+                    raise StepTimeout(f"step {index + 1}: {what} did not happen within "
+                                      f"{min(bound, limit - started):.0f}s")
+                self.view.wait_for(predicate, timeout=min(remaining, 0.5))
+            self.history.record(Note, message=f"step {index} trigger met", data={"condition": what})
+        if step.delay:
+            self._sleep(step.delay, deadline)
+
+    def _act(self, step: Step) -> None:
+        action = step.action
+        if isinstance(action, PushAction):
+            tags = action.tags if action.tags is not None else self.cursors[action.image].take(action.next or 1)
+            for tag in tags:
+                self.push(action.image, tag)
+        elif isinstance(action, DeleteAction):
+            for tag in action.tags:
+                self.delete(action.image, tag)
+        elif action is not None:
+            self.nemesis.inject(action)
+
+    def push(self, image: str, tag: str) -> None:
+        self.history.record(Op, f="push-tag", type="invoke", image=image, tag=tag,
+                            process=self.process)
+        try:
+            digest = self.env.push_tag(self.ns, image, tag)
+        except ConnectionError as exc:
+            self.history.record(Op, f="push-tag", type="fail", image=image, tag=tag,
+                                process=self.process, error=str(exc))
+        except Exception as exc:  # indeterminate: the push may or may not have landed
+            self.history.record(Op, f="push-tag", type="info", image=image, tag=tag,
+                                process=self.process, error=f"{type(exc).__name__}: {exc}")
+        else:
+            self.history.record(Op, f="push-tag", type="ok", image=image, tag=tag,
+                                process=self.process, digest=digest)
+
+    def delete(self, image: str, tag: str) -> None:
+        self.history.record(Op, f="delete-tag", type="invoke", image=image, tag=tag,
+                            process=self.process)
+        try:
+            self.env.delete_tag(self.ns, image, tag)
+        except ConnectionError as exc:
+            self.history.record(Op, f="delete-tag", type="fail", image=image, tag=tag,
+                                process=self.process, error=str(exc))
+        except Exception as exc:
+            self.history.record(Op, f="delete-tag", type="info", image=image, tag=tag,
+                                process=self.process, error=f"{type(exc).__name__}: {exc}")
+        else:
+            self.history.record(Op, f="delete-tag", type="ok", image=image, tag=tag,
+                                process=self.process)

@@ -1,0 +1,15 @@
+"""Hook specifications other plugins (and the plugin's own tests) implement."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.hookspec
+def pytest_fluxchaos_register_backends(registry) -> None:  # type: ignore[no-untyped-def]
+    """Register environment factories: ``registry.register(name, factory)``.
+
+    ``factory(settings, flux_version, progress)`` returns an
+    :class:`~pytest_fluxchaos.environment.Environment`; it is called once per
+    (backend, Flux version) in a session and closed at the session's end.
+    """

@@ -1,0 +1,183 @@
+"""pytest hooks only: options, ini, markers, fixtures, suite collection, summary.
+
+Everything else lives in the domain modules; this file wires them into pytest the way
+pytest's own plugins do (one option group, ini equivalents, a stash for session state).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import hooks
+from .report import FailureReport, terminal_summary
+from .session import FluxChaosSession, RunRequest
+from .settings import add_options, load_settings
+from .suite import Suite, SuiteError, SuiteIssue, load_suite
+from .variants import PRESETS
+
+SESSION_KEY = pytest.StashKey[FluxChaosSession]()
+DEFAULT_SUITE_GLOBS = ["suites/*.yaml", "suites/**/*.yaml", "suites/*.yml", "suites/**/*.yml"]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+    parser.addini("fluxchaos_suites", "glob patterns (relative to rootdir) of YAML suite files",
+                  type="linelist", default=DEFAULT_SUITE_GLOBS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fluxchaos(variants=None, flux_version=None): run a Python-written "
+                   "scenario through the fluxchaos fixture with these variants/versions")
+    config.addinivalue_line(
+        "markers", "fluxchaos_suite: a scenario item collected from a YAML suite")
+    settings = load_settings(config)
+    session = FluxChaosSession(config, settings)
+    config.hook.pytest_fluxchaos_register_backends(registry=session.backends)
+    session.backends.get(settings.backend)  # unknown backend: UsageError now, not per item
+    config.stash[SESSION_KEY] = session
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Runs on pass, failure and Ctrl-C alike: every environment made is torn down.
+    fc = session.config.stash.get(SESSION_KEY, None)
+    if fc is not None:
+        fc.close()
+
+
+def _is_suite(file_path: Path, config: pytest.Config) -> bool:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return False
+    explicit = {Path(a.split("::")[0]).resolve() for a in config.invocation_params.args
+                if not a.startswith("-")}
+    if file_path.resolve() in explicit:
+        return True
+    try:
+        rel = file_path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+    except ValueError:
+        rel = file_path.as_posix()
+    return any(fnmatch.fnmatch(rel, pattern) for pattern in config.getini("fluxchaos_suites"))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if _is_suite(file_path, parent.config):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SuiteFile(pytest.File):
+    """A YAML suite; validated whole before any environment is created."""
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        suite = load_suite(self.path)
+        fc = self.config.stash[SESSION_KEY]
+        versions = fc.settings.flux_versions
+        if fc.settings.variants:
+            known = {**PRESETS, **suite.variants}
+            unknown = [v for v in fc.settings.variants if v not in known]
+            if unknown:
+                raise SuiteError([SuiteIssue(self.path, None,
+                                             f"--fluxchaos-variants: unknown variant {unknown[0]!r}; "
+                                             f"expected one of: {', '.join(sorted(known))}")])
+        for scenario in suite.scenarios:
+            variant_names = suite.variants_for(scenario, fc.settings.variants)
+            wanted_versions = scenario.flux_versions or versions
+            if fc.settings.flux_versions and scenario.flux_versions:
+                wanted_versions = [v for v in versions if v in scenario.flux_versions] or versions
+            for variant in variant_names:
+                for version in wanted_versions:
+                    label = variant if len(wanted_versions) == 1 else f"{variant}@{version}"
+                    yield ScenarioItem.from_parent(
+                        self, name=f"{scenario.name}[{label}]", suite=suite,
+                        scenario_name=scenario.name, variant=variant, flux_version=version)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # type: ignore[override]
+        if isinstance(excinfo.value, SuiteError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+class ScenarioFailed(Exception):
+    def __init__(self, report: FailureReport) -> None:
+        self.report = report
+        super().__init__(report.headline)
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario under one variant (and Flux version): ``file.yaml::name[variant]``."""
+
+    def __init__(self, *, suite: Suite, scenario_name: str, variant: str, flux_version: str,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.scenario = next(s for s in suite.scenarios if s.name == scenario_name)
+        self.variant = variant
+        self.flux_version = flux_version
+        self.add_marker(pytest.mark.fluxchaos_suite)
+        self.result = None
+
+    def runtest(self) -> None:
+        fc = self.config.stash[SESSION_KEY]
+        request = RunRequest(scenario=self.scenario, variant=self.variant,
+                             custom_variants=self.suite.variants,
+                             flux_version=self.flux_version, nodeid=self.nodeid)
+        self.result = result = fc.run(request, item=self)
+        report = FailureReport.build(result)
+        for key, value in report.properties():
+            self.user_properties.append((key, value))
+        if not result.passed:
+            raise ScenarioFailed(report)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # type: ignore[override]
+        from .session import EnvironmentUnavailable
+
+        if isinstance(excinfo.value, ScenarioFailed):
+            return excinfo.value.report.render()
+        if isinstance(excinfo.value, EnvironmentUnavailable):
+            return f"fluxchaos: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.suite.lines.get(self.scenario.name)
+        return self.path, (line - 1) if line else None, f"{self.scenario.name}[{self.variant}]"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    fc = config.stash.get(SESSION_KEY, None)
+    if fc is not None and fc.results:
+        terminal_summary(terminalreporter, fc.results)
+
+
+@pytest.fixture(scope="session")
+def fluxchaos_session(pytestconfig: pytest.Config) -> FluxChaosSession:
+    """The session object: settings, environments per (backend, Flux version), results."""
+    return pytestconfig.stash[SESSION_KEY]
+
+
+@pytest.fixture
+def fluxchaos(request: pytest.FixtureRequest, fluxchaos_session: FluxChaosSession):
+    """Run Python-written scenarios: ``fluxchaos.run(scenario, variant="ha-emptydir")``.
+
+    Returns a :class:`~pytest_fluxchaos.runner.RunResult` with the history and the
+    verdicts; artifacts are written like a YAML item's. The ``fluxchaos`` marker can
+    set default ``variants``/``flux_version``.
+    """
+    from .session import ScenarioRunner
+
+    marker = request.node.get_closest_marker("fluxchaos")
+    return ScenarioRunner(fluxchaos_session, request.node, marker.kwargs if marker else {})

@@ -1,0 +1,134 @@
+"""What people read: the one-screen failure story, JUnit properties, the summary table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .checkers import Validity
+from .history import Fault, PolicyLatest
+from .runner import RunResult
+
+MAX_STORY_LINES = 40
+
+
+def _verdict_word(value: Any) -> str:
+    if isinstance(value, Validity):
+        return value.value
+    return value if isinstance(value, str) else ("true" if value else "false")
+
+
+def fault_counts(result: RunResult) -> tuple[int, int]:
+    """(injected, confirmed) fault counts from the history."""
+    faults = result.history.of(Fault)
+    injected = {f.fault_id for f in faults if f.phase == "inject"}
+    confirmed = {f.fault_id for f in faults if f.phase == "confirm" and f.outcome == "ok"}
+    return len(injected), len(confirmed & injected)
+
+
+def regression_count(result: RunResult) -> int:
+    verdict = result.verdicts.get("no-regression")
+    if verdict is None:
+        return 0
+    return len(verdict.data.get("regressions", []))
+
+
+@dataclass
+class FailureReport:
+    result: RunResult
+    headline: str
+
+    @classmethod
+    def build(cls, result: RunResult) -> FailureReport:
+        if result.error:
+            headline = f"run did not complete: {result.error}"
+        else:
+            parts = [f"{name}: expected {_verdict_word(want)}, got {_verdict_word(got)}"
+                     for name, want, got in result.mismatches()]
+            headline = "; ".join(parts) or "all verdicts as expected"
+        return cls(result, headline)
+
+    def properties(self) -> list[tuple[str, str]]:
+        """JUnit ``<property>`` pairs: verdicts, expectations, versions, artifacts."""
+        r = self.result
+        props = [("fluxchaos.variant", r.variant), ("fluxchaos.backend", r.backend),
+                 ("fluxchaos.irc_version", r.irc_version),
+                 ("fluxchaos.flux_version", r.flux_version or ""),
+                 ("fluxchaos.seed", str(r.seed)), ("fluxchaos.overall", r.overall.value)]
+        for name, verdict in r.verdicts.items():
+            props.append((f"fluxchaos.{name}", verdict.valid.value))
+            props.append((f"fluxchaos.{name}.expected",
+                          _verdict_word(r.expected.get(name, True))))
+        injected, confirmed = fault_counts(r)
+        props += [("fluxchaos.faults_injected", str(injected)),
+                  ("fluxchaos.faults_confirmed", str(confirmed)),
+                  ("fluxchaos.regressions", str(regression_count(r)))]
+        if r.artifacts:
+            props.append(("fluxchaos.artifacts", str(r.artifacts)))
+        if r.error:
+            props.append(("fluxchaos.error", r.error))
+        return props
+
+    def render(self) -> str:
+        r = self.result
+        lines = [f"{r.scenario}[{r.variant}] on {r.backend}, IRC {r.irc_version}"
+                 f"{f' (Flux {r.flux_version})' if r.flux_version else ''}, seed {r.seed}",
+                 self.headline, ""]
+        for name, verdict in r.verdicts.items():
+            want = _verdict_word(r.expected.get(name, True))
+            mark = "  " if verdict.valid.value == want else "✗ "
+            lines.append(f"{mark}{name}: {verdict.valid.value} (expected {want}) — {verdict.summary}")
+        story_lines: list[str] = []
+        for name, want, _got in r.mismatches():
+            story_lines += [f"--- {name} ---", *r.verdicts[name].story]
+        if story_lines:
+            lines.append("")
+            lines += story_lines[:MAX_STORY_LINES]
+            if len(story_lines) > MAX_STORY_LINES:
+                lines.append(f"... {len(story_lines) - MAX_STORY_LINES} more lines in verdict.json")
+        if r.error_detail:
+            lines += ["", r.error_detail.strip().splitlines()[-1]]
+        if r.artifacts:
+            lines += ["", f"history: {r.artifacts / 'history.jsonl'}",
+                      f"verdict: {r.artifacts / 'verdict.json'}"]
+        return "\n".join(lines)
+
+
+def last_tags(result: RunResult) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for event in result.history.of(PolicyLatest):
+        out[event.policy] = event.tag
+    return out
+
+
+def terminal_summary(tr: Any, results: list[tuple[str, RunResult]]) -> None:
+    """The table at the end of the run: one line per item, verdict per checker."""
+    tr.write_sep("=", "fluxchaos summary")
+    checker_names: list[str] = []
+    for _nodeid, result in results:
+        for name in result.verdicts:
+            if name not in checker_names:
+                checker_names.append(name)
+    short = {"no-regression": "regress", "converges": "converge", "never-stuck": "stuck",
+             "faults-landed": "faults"}
+    header = (["item", "variant"] + [short.get(n, n) for n in checker_names]
+              + ["inj/conf", "regr", "secs", "result"])
+    rows = []
+    for nodeid, r in results:
+        injected, confirmed = fault_counts(r)
+        cells = []
+        for name in checker_names:
+            v = r.verdicts.get(name)
+            want = _verdict_word(r.expected.get(name, True))
+            got = v.valid.value if v else "-"
+            cells.append(got if got == want or v is None else f"{got}!={want}")
+        outcome = "pass" if r.passed else ("error" if r.error else "FAIL")
+        rows.append([nodeid.split("::")[-1], r.variant, *cells, f"{injected}/{confirmed}",
+                     str(regression_count(r)), f"{r.timings.get('run', 0):.0f}", outcome])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header, *rows]:
+        tr.write_line("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    for nodeid, r in results:
+        if r.artifacts:
+            tr.write_line(f"artifacts: {r.artifacts.parent}")
+            break

@@ -1,0 +1,237 @@
+"""The Scenario model: what to deploy, what to push, which faults, what to expect.
+
+YAML suites and Python tests build the same :class:`Scenario`. The models are strict
+(pydantic, ``extra="forbid"``) so a typo in a suite is an error at load time, before any
+environment exists. Keys mirror the Flux API where they map to it (``filterTags``,
+``exclusionList``, ``digestReflectionPolicy``) and are kebab-case where they are the
+plugin's own (``flux-versions``, ``confirm-timeout``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, field_validator,
+                      model_validator)
+
+from .durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")]
+"""A Kubernetes object name (RFC 1123 subdomain, kept to 63 chars)."""
+
+FAULT_KINDS = ("oom-kill", "kill", "pod-delete", "lease-delete", "registry-outage")
+CHECKER_NAMES = ("no-regression", "converges", "never-stuck", "faults-landed")
+ExpectedVerdict = Literal[True, False, "unknown", "any"]
+"""``any`` records a finding without asserting it (e.g. whether a regression is sticky)."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ImageSpec(Model):
+    """An image (registry repository) and the tag sequence pushes draw from."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")]
+    tags: list[str] | dict[str, dict[str, Any] | None] = Field(
+        default_factory=list,
+        description="explicit tags, or one generator: semver | calver | timestamps | "
+                    "build-numbers | sha")
+    signatures: bool = False
+    latest: bool = False
+
+    @field_validator("tags")
+    @classmethod
+    def _one_generator(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            from .tags import SERIES_KINDS, build_series
+            if len(value) != 1:
+                raise ValueError(
+                    f"expected exactly one tag generator ({', '.join(SERIES_KINDS)}), "
+                    f"got {len(value)}")
+            kind = next(iter(value))
+            if kind not in SERIES_KINDS:
+                raise ValueError(
+                    f"unknown tag generator {kind!r}; expected one of {', '.join(SERIES_KINDS)}")
+            try:
+                it = iter(build_series(value))
+                next(it)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"invalid {kind} generator: {exc}") from None
+        return value
+
+
+class RepositorySpec(Model):
+    """An ImageRepository scanning one of the scenario's images."""
+
+    name: Name
+    image: str
+    interval: Duration = 60.0
+    timeout: Duration | None = None
+    exclusion_list: list[str] | None = Field(default=None, alias="exclusionList")
+
+
+class PolicyDef(Model):
+    """An ImagePolicy: the spec fields Flux has, by their Flux names."""
+
+    name: Name
+    repository: str
+    policy: dict[str, dict[str, Any]]
+    filter_tags: dict[str, str] | None = Field(default=None, alias="filterTags")
+    digest_reflection_policy: Literal["Never", "IfNotPresent", "Always"] = Field(
+        default="Never", alias="digestReflectionPolicy")
+    interval: Duration | None = None
+
+    @model_validator(mode="after")
+    def _interval_rule(self) -> PolicyDef:
+        # Flux's CEL rule: interval only with Always, and required with Always.
+        if self.interval is not None and self.digest_reflection_policy != "Always":
+            raise ValueError("interval is only allowed with digestReflectionPolicy: Always")
+        return self
+
+
+class Trigger(Model):
+    """Wait for an observation before a step acts (``after:``)."""
+
+    policy: str | None = None
+    tag: str | None = None
+    ready: bool | None = None
+    leader: Literal["any", "changed"] | int | None = None
+    scan: str | None = None
+    contains: str | None = None
+    fault: str | None = None
+    timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Trigger:
+        subjects = [k for k in ("policy", "leader", "scan", "fault") if getattr(self, k) is not None]
+        if len(subjects) != 1:
+            raise ValueError("expected exactly one of policy, leader, scan, fault")
+        if (self.tag is not None or self.ready is not None) and self.policy is None:
+            raise ValueError("tag/ready apply to a policy trigger")
+        if self.contains is not None and self.scan is None:
+            raise ValueError("contains applies to a scan trigger")
+        return self
+
+
+class Jitter(Model):
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="after")
+    def _order(self) -> Jitter:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Repeat(Model):
+    times: Annotated[int, Field(ge=1, le=10_000)]
+    every: Duration | Jitter
+
+
+class PushAction(Model):
+    image: str
+    tags: list[str] | None = None
+    next: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PushAction:
+        if (self.tags is None) == (self.next is None):
+            raise ValueError("expected exactly one of tags (a list) or next (a count)")
+        return self
+
+
+class DeleteAction(Model):
+    image: str
+    tags: list[str]
+
+
+class FaultAction(Model):
+    kind: Literal["oom-kill", "kill", "pod-delete", "lease-delete", "registry-outage"]
+    target: Annotated[str, Field(pattern=r"^(leader|standby|registry|pod-\d+)$")] = "leader"
+    duration: Duration | None = None
+    id: str | None = None
+    confirm_timeout: Duration = Field(default=60.0, alias="confirm-timeout")
+
+    @model_validator(mode="after")
+    def _fit(self) -> FaultAction:
+        if self.kind == "registry-outage":
+            if self.duration is None:
+                raise ValueError("registry-outage needs a duration")
+        elif self.target == "registry":
+            raise ValueError(f"{self.kind} cannot target the registry")
+        return self
+
+
+class Step(Model):
+    """One scheduled step: timing (at / after / delay / repeat) and at most one action."""
+
+    id: str | None = None
+    at: Duration | None = None
+    after: Trigger | None = None
+    delay: Duration | None = None
+    repeat: Repeat | None = None
+    push: PushAction | None = None
+    delete: DeleteAction | None = None
+    fault: FaultAction | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Step:
+        actions = [k for k in ("push", "delete", "fault") if getattr(self, k) is not None]
+        if len(actions) > 1:
+            raise ValueError(f"a step has at most one action, got {', '.join(actions)}")
+        if not actions and self.after is None and self.at is None and self.delay is None:
+            raise ValueError("empty step: expected an action (push, delete, fault) "
+                             "or a wait (at, after, delay)")
+        if self.at is not None and self.after is not None:
+            raise ValueError("use either at or after, not both")
+        return self
+
+    @property
+    def action(self) -> PushAction | DeleteAction | FaultAction | None:
+        return self.push or self.delete or self.fault
+
+
+class Bounds(Model):
+    """Time bounds: checker bounds and the run's own limits."""
+
+    converge: Duration = 180.0
+    stuck: Duration = 120.0
+    wait: Duration = 240.0  # default timeout of an ``after`` trigger
+    settle: Duration = 0.0  # extra observation after the last step
+    timeout: Duration = 1200.0  # whole scenario
+
+
+class Scenario(Model):
+    """A complete chaos scenario, independent of where (backend) and how (variant) it runs."""
+
+    name: Name
+    description: str = ""
+    variants: list[str] | None = None
+    flux_versions: list[str] | None = Field(default=None, alias="flux-versions")
+    seed: int | None = None
+    images: list[ImageSpec] = Field(min_length=1)
+    repositories: list[RepositorySpec] = Field(min_length=1)
+    policies: list[PolicyDef] = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+    expect: dict[str, dict[str, ExpectedVerdict]] = Field(default_factory=dict)
+    bounds: Bounds = Field(default_factory=Bounds)
+
+    def image(self, name: str) -> ImageSpec:
+        return next(i for i in self.images if i.name == name)
+
+    def repository(self, name: str) -> RepositorySpec:
+        return next(r for r in self.repositories if r.name == name)
+
+    def expected(self, variant: str, irc_version: str | None = None,
+                 flux_version: str | None = None) -> dict[str, ExpectedVerdict]:
+        """Expected verdict per checker: defaults true, then ``*``, variant, variant@version."""
+        result: dict[str, ExpectedVerdict] = {name: True for name in CHECKER_NAMES}
+        versions = [v for v in (flux_version, irc_version) if v]
+        keys = ["*", *(f"*@{v}" for v in versions), variant,
+                *(f"{variant}@{v}" for v in versions)]
+        for key in keys:
+            result.update(self.expect.get(key, {}))
+        return result

@@ -1,0 +1,183 @@
+"""Session state: backends, environments per (backend, Flux version), results.
+
+Environments are expensive (a control plane, a registry), so one is provisioned lazily
+per (backend, Flux version) and shared by all items of the session; each item gets its
+own namespace. A provisioning failure is remembered and reported once per item as a
+one-line error instead of being retried for every item.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .environment import Environment, Progress
+from .runner import RunResult, run_scenario
+from .scenario import Scenario
+from .settings import Settings
+from .variants import Variant, VariantError, resolve
+
+log = logging.getLogger("fluxchaos")
+
+Factory = Callable[[Settings, str, Progress], Environment]
+
+
+class EnvironmentUnavailable(Exception):
+    """The environment could not be provisioned; the message says what to do."""
+
+
+class BackendRegistry:
+    """Name -> environment factory; filled through ``pytest_fluxchaos_register_backends``."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, Factory] = {}
+
+    def register(self, name: str, factory: Factory) -> None:
+        self._factories[name] = factory
+
+    def get(self, name: str) -> Factory:
+        if name not in self._factories:
+            raise pytest.UsageError(
+                f"--fluxchaos-backend: unknown backend {name!r}; "
+                f"available: {', '.join(sorted(self._factories))}")
+        return self._factories[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    scenario: Scenario
+    variant: str
+    flux_version: str
+    nodeid: str
+    custom_variants: dict[str, Variant] = field(default_factory=dict)
+
+
+def _builtin_backends(registry: BackendRegistry) -> None:
+    def docker(settings: Settings, flux_version: str, progress: Progress) -> Environment:
+        from .backends.docker_environment import create_docker_environment
+        return create_docker_environment(settings, flux_version, progress)
+
+    def kind(settings: Settings, flux_version: str, progress: Progress) -> Environment:
+        from .backends.kind_environment import create_kind_environment
+        return create_kind_environment(settings, flux_version, progress)
+
+    registry.register("docker", docker)
+    registry.register("kind", kind)
+
+
+class FluxChaosSession:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.backends = BackendRegistry()
+        _builtin_backends(self.backends)
+        self.environments: dict[tuple[str, str], Environment] = {}
+        self.failures: dict[tuple[str, str], str] = {}
+        self.results: list[tuple[str, RunResult]] = []
+
+    # -- environments --------------------------------------------------------------
+    def environment(self, flux_version: str, backend: str | None = None) -> Environment:
+        key = (backend or self.settings.backend, flux_version)
+        if key in self.failures:
+            raise EnvironmentUnavailable(self.failures[key])
+        if key not in self.environments:
+            factory = self.backends.get(key[0])
+            try:
+                self.environments[key] = factory(self.settings, flux_version, self.progress)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                message = f"{key[0]} backend (Flux {flux_version}) unavailable: {exc}"
+                self.failures[key] = message
+                raise EnvironmentUnavailable(message) from None
+        return self.environments[key]
+
+    def progress(self, message: str) -> None:
+        log.info(message)
+
+    def close(self) -> None:
+        if self.settings.keep:
+            return
+        while self.environments:
+            _key, env = self.environments.popitem()
+            try:
+                env.close()
+            except Exception as exc:  # keep closing the others
+                log.error("teardown failed: %s", exc)
+
+    # -- runs ----------------------------------------------------------------------
+    def artifacts_dir(self, nodeid: str) -> Path:
+        base = self.settings.artifacts
+        if base is None:
+            base = self.config._tmp_path_factory.getbasetemp() / "fluxchaos"  # type: ignore[attr-defined]
+        safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", nodeid).strip("_")
+        return Path(base) / safe
+
+    def effective(self, scenario: Scenario) -> Scenario:
+        """Apply the command-line bounds (timeout cap, converge override)."""
+        bounds = scenario.bounds
+        update: dict[str, Any] = {}
+        if self.settings.timeout is not None:
+            update["timeout"] = min(bounds.timeout, self.settings.timeout)
+        if self.settings.converge is not None:
+            update["converge"] = self.settings.converge
+        if not update:
+            return scenario
+        return scenario.model_copy(update={"bounds": bounds.model_copy(update=update)})
+
+    def run(self, request: RunRequest, item: Any = None) -> RunResult:
+        try:
+            variant = resolve(request.variant, request.custom_variants)
+        except VariantError as exc:
+            raise pytest.UsageError(f"--fluxchaos-variants: {exc}") from None
+        if variant.flux_version and variant.flux_version != request.flux_version:
+            flux_version = variant.flux_version
+        else:
+            flux_version = request.flux_version
+        env = self.environment(flux_version)
+        result = run_scenario(self.effective(request.scenario), variant, env,
+                              seed=self.settings.seed, progress=self.progress,
+                              keep=self.settings.keep)
+        result.write_artifacts(self.artifacts_dir(request.nodeid))
+        self.results.append((request.nodeid, result))
+        return result
+
+
+class ScenarioRunner:
+    """What the ``fluxchaos`` fixture returns: runs Python-built scenarios."""
+
+    def __init__(self, session: FluxChaosSession, node: Any, defaults: dict[str, Any]) -> None:
+        self.session = session
+        self.node = node
+        self.defaults = defaults
+
+    def scenario(self, data: dict[str, Any]) -> Scenario:
+        """Build and cross-check a Scenario from a dict shaped like a YAML scenario."""
+        from .suite import check_references
+        from .variants import PRESETS
+
+        scenario = Scenario.model_validate(data)
+        problems = check_references(scenario, PRESETS)
+        if problems:
+            raise ValueError("; ".join(msg for _loc, msg in problems))
+        return scenario
+
+    def run(self, scenario: Scenario | dict[str, Any], variant: str | None = None,
+            flux_version: str | None = None) -> RunResult:
+        if isinstance(scenario, dict):
+            scenario = self.scenario(scenario)
+        variant = variant or (self.defaults.get("variants") or ["single"])[0]
+        flux_version = (flux_version or self.defaults.get("flux_version")
+                        or self.session.settings.flux_versions[0])
+        nodeid = f"{self.node.nodeid}[{scenario.name}-{variant}]"
+        return self.session.run(RunRequest(scenario=scenario, variant=variant,
+                                           flux_version=flux_version, nodeid=nodeid))

@@ -1,0 +1,112 @@
+"""The plugin's settings: one option group on the command line, same names in ini."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .durations import parse_duration
+
+DEFAULT_FLUX_VERSION = "2.9.4"
+
+# name, help, default, ini type (None = string)
+OPTIONS: list[tuple[str, str, Any, str | None]] = [
+    ("backend", "where Flux runs: kind (default) or docker", "kind", None),
+    ("variants", "comma-separated deployment variants to run (default: each scenario's own "
+                 "list; presets: single, ha-emptydir, ha-shared, single-pvc)", None, None),
+    ("flux-version", "comma-separated Flux releases (2.9.4) or IRC versions (v1.2.4)",
+     DEFAULT_FLUX_VERSION, None),
+    ("artifacts", "directory for per-item history.jsonl and verdict.json "
+                  "(default: under pytest's basetemp)", None, None),
+    ("keep", "keep the environment (namespaces, containers, cluster) after the run", False, "bool"),
+    ("seed", "random seed for jittered schedules (default: scenario seed or random; "
+             "always recorded in the history)", None, None),
+    ("timeout", "upper bound on one scenario's wall time (e.g. 20m); caps suite bounds",
+     None, None),
+    ("converge", "override every scenario's convergence bound (e.g. 3m)", None, None),
+    ("assets", "asset source: auto (default), offline (build from the Go module proxy) "
+               "or online (official images)", "auto", None),
+    ("allow-cluster", "name of an existing cluster the plugin may inject faults into "
+                      "(chaos never runs against a cluster the plugin did not create otherwise)",
+     None, None),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str
+    variants: list[str] | None
+    flux_versions: list[str]
+    artifacts: Path | None
+    keep: bool
+    seed: int | None
+    timeout: float | None
+    converge: float | None
+    assets: str
+    allow_cluster: str | None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fluxchaos", "fluxchaos: chaos tests for Flux image automation")
+    for name, help_text, default, ini_type in OPTIONS:
+        dest = "fluxchaos_" + name.replace("-", "_")
+        if ini_type == "bool":
+            group.addoption(f"--fluxchaos-{name}", action="store_true", default=None,
+                            dest=dest, help=help_text)
+        else:
+            group.addoption(f"--fluxchaos-{name}", action="store", default=None,
+                            dest=dest, metavar=name.split("-")[0].upper(), help=help_text)
+        parser.addini(dest, help_text + " (ini)", type=ini_type or "string",
+                      default=default)
+
+
+def _raw(config: pytest.Config, name: str) -> Any:
+    dest = "fluxchaos_" + name.replace("-", "_")
+    value = config.getoption(dest)
+    return value if value is not None else config.getini(dest)
+
+
+def _csv(value: Any) -> list[str] | None:
+    if value in (None, ""):
+        return None
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [v.strip() for v in items if v.strip()] or None
+
+
+def load_settings(config: pytest.Config) -> Settings:
+    """Read and validate options; bad values raise UsageError naming the option."""
+
+    def duration(name: str) -> float | None:
+        value = _raw(config, name)
+        if value in (None, ""):
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--fluxchaos-{name}: {exc}") from None
+
+    backend = str(_raw(config, "backend") or "kind")
+    seed_raw = _raw(config, "seed")
+    try:
+        seed = int(seed_raw) if seed_raw not in (None, "") else None
+    except ValueError:
+        raise pytest.UsageError(f"--fluxchaos-seed: expected an integer, got {seed_raw!r}") from None
+    assets = str(_raw(config, "assets") or "auto")
+    if assets not in ("auto", "offline", "online"):
+        raise pytest.UsageError(f"--fluxchaos-assets: expected auto, offline or online, got {assets!r}")
+    artifacts = _raw(config, "artifacts")
+    return Settings(
+        backend=backend,
+        variants=_csv(_raw(config, "variants")),
+        flux_versions=_csv(_raw(config, "flux-version")) or [DEFAULT_FLUX_VERSION],
+        artifacts=Path(artifacts) if artifacts else None,
+        keep=bool(_raw(config, "keep")),
+        seed=seed,
+        timeout=duration("timeout"),
+        converge=duration("converge"),
+        assets=assets,
+        allow_cluster=_raw(config, "allow-cluster") or None,
+    )

@@ -1,0 +1,1 @@
+"""Test-only fakes (an in-memory environment); never evidence about Flux itself."""

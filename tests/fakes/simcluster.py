@@ -1,0 +1,302 @@
+"""An in-memory simulation of IRC + leader election + registry, for fast plugin tests.
+
+Only for testing the plugin's own machinery (collection, generator, nemesis, runner,
+reports) in seconds. It follows the failover mechanism of flux-irc.md §7 closely enough
+to regress the way the real controller does (per-pod tag DB, policies resolved from the
+new leader's DB on takeover, revision-gated re-reconcile), but it is never evidence
+about Flux: the real-controller tests use the docker backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_fluxchaos.backends.base import PodStatus
+from pytest_fluxchaos.history import (History, LeaseHolder, PodState, PolicyLatest, PolicyReady,
+                                      PolicySpec, RepositoryScan)
+from pytest_fluxchaos.policy import PolicyError, latest_tag, scan_order
+from pytest_fluxchaos.scenario import Scenario
+from pytest_fluxchaos.variants import Variant
+
+TICK = 0.02
+
+
+@dataclass
+class SimPod:
+    name: str
+    slot: int
+    container: int
+    db: dict[str, list[str]] = field(default_factory=dict)
+    running: bool = True
+    restart_count: int = 0
+    exit_code: int | None = None
+    reason: str | None = None
+    oom_killed: bool = False
+    restart_at: float | None = None
+
+    def status(self, namespace: str) -> PodStatus:
+        return PodStatus(namespace=namespace, name=self.name, container_id=f"c{self.container}",
+                         state="running" if self.running else "terminated",
+                         reason=self.reason, exit_code=self.exit_code,
+                         restart_count=self.restart_count, oom_killed=self.oom_killed)
+
+
+@dataclass
+class SimNamespace:
+    name: str
+    variant: Variant
+    pods: list[SimPod]
+    lease_duration: float
+    holder: str | None = None
+    renewed: float = 0.0
+    repos: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> spec + status
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: History | None = None
+    observed: dict[str, Any] = field(default_factory=dict)
+    shared_lock_holder: str | None = None
+
+
+class SimEnvironment:
+    """Implements pytest_fluxchaos.environment.Environment in memory."""
+
+    backend_name = "memory"
+
+    def __init__(self, irc_version: str = "v1.2.4", flux_version: str | None = "2.9.4",
+                 *, lease_duration: float = 0.6, restart_delay: float = 0.15) -> None:
+        self.irc_version = irc_version
+        self.flux_version = flux_version
+        self.lease_duration = lease_duration
+        self.restart_delay = restart_delay
+        self.registry: dict[tuple[str, str], set[str]] = {}
+        self.registry_up = True
+        self.namespaces: dict[str, SimNamespace] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="simcluster", daemon=True)
+        self._thread.start()
+        self.closed = False
+
+    # -- Environment API -------------------------------------------------------
+    def deploy(self, namespace: str, variant: Variant, progress) -> None:
+        le = variant.leader_election
+        lease = le.lease_duration if le and le.lease_duration else self.lease_duration
+        with self._lock:
+            pods = [SimPod(name=f"irc-{namespace}-{i}-{next(self._ids)}", slot=i,
+                           container=next(self._ids)) for i in range(variant.replicas or 1)]
+            self.namespaces[namespace] = SimNamespace(namespace, variant, pods, lease)
+
+    def apply_objects(self, namespace: str, scenario: Scenario, variant: Variant) -> None:
+        with self._lock:
+            ns = self.namespaces[namespace]
+            for repo in scenario.repositories:
+                ns.repos[repo.name] = {"image": repo.image, "interval": repo.interval,
+                                       "exclusion": repo.exclusion_list, "scan_time": None,
+                                       "revision": None}
+            for pol in scenario.policies:
+                spec = {"imageRepositoryRef": {"name": pol.repository}, "policy": pol.policy}
+                if pol.filter_tags:
+                    spec["filterTags"] = pol.filter_tags
+                ns.policies[pol.name] = {"repository": pol.repository, "policy": pol.policy,
+                                         "filter": pol.filter_tags, "latest": None,
+                                         "ready": ("Unknown", "", ""), "pending": True}
+                if ns.history:
+                    ns.history.record(PolicySpec, policy=f"{namespace}/{pol.name}",
+                                      generation=1, spec=spec)
+
+    def push_tag(self, namespace: str, image: str, tag: str) -> str:
+        if not self.registry_up:
+            raise ConnectionError("registry not reachable")
+        with self._lock:
+            self.registry.setdefault((namespace, image), set()).add(tag)
+        return "sha256:" + zlib.crc32(f"{namespace}/{image}:{tag}".encode()).to_bytes(4, "big").hex()
+
+    def delete_tag(self, namespace: str, image: str, tag: str) -> None:
+        if not self.registry_up:
+            raise ConnectionError("registry not reachable")
+        with self._lock:
+            self.registry.get((namespace, image), set()).discard(tag)
+
+    def observe(self, namespace: str, history: History):
+        with self._lock:
+            self.namespaces[namespace].history = history
+
+        def stop() -> list[str]:
+            with self._lock:
+                if namespace in self.namespaces:
+                    self.namespaces[namespace].history = None
+            return []
+        return stop
+
+    def leader(self, namespace: str) -> str | None:
+        with self._lock:
+            return self.namespaces[namespace].holder
+
+    def pods(self, namespace: str) -> list[PodStatus]:
+        with self._lock:
+            return [p.status(namespace) for p in self.namespaces[namespace].pods]
+
+    def _terminate(self, ns: SimNamespace, pod: SimPod, code: int, reason: str, oom: bool) -> None:
+        pod.running, pod.exit_code, pod.reason, pod.oom_killed = False, code, reason, oom
+        pod.restart_at = time.monotonic() + self.restart_delay
+        if ns.shared_lock_holder == pod.name:
+            ns.shared_lock_holder = None
+        self._emit_pod(ns, pod)
+
+    def _find(self, namespace: str, name: str) -> tuple[SimNamespace, SimPod]:
+        ns = self.namespaces[namespace]
+        return ns, next(p for p in ns.pods if p.name == name)
+
+    def kill(self, namespace: str, pod: str) -> dict[str, Any]:
+        with self._lock:
+            ns, p = self._find(namespace, pod)
+            self._terminate(ns, p, 137, "Error", False)
+            return {"signal": "KILL", "container_id": f"c{p.container}"}
+
+    def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]:
+        with self._lock:
+            ns, p = self._find(namespace, pod)
+            self._terminate(ns, p, 137, "OOMKilled", True)
+            return {"simulated": True, "container_id": f"c{p.container}"}
+
+    def delete_pod(self, namespace: str, pod: str) -> str:
+        with self._lock:
+            ns, p = self._find(namespace, pod)
+            index = ns.pods.index(p)
+            new = SimPod(name=f"irc-{namespace}-{p.slot}-{next(self._ids)}", slot=p.slot,
+                         container=next(self._ids))
+            ns.pods[index] = new
+            if ns.shared_lock_holder == p.name:
+                ns.shared_lock_holder = None
+            self._emit_pod(ns, new)
+            return new.name
+
+    def delete_lease(self, namespace: str) -> str | None:
+        with self._lock:
+            ns = self.namespaces[namespace]
+            holder, ns.holder = ns.holder, None
+            self._emit_lease(ns)
+            return holder
+
+    def registry_outage(self, down: bool) -> None:
+        self.registry_up = not down
+
+    def registry_reachable(self) -> bool:
+        return self.registry_up
+
+    def undeploy(self, namespace: str) -> None:
+        with self._lock:
+            self.namespaces.pop(namespace, None)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.closed = True
+
+    # -- the simulated controllers -----------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK):
+            with self._lock:
+                now = time.monotonic()
+                for ns in list(self.namespaces.values()):
+                    self._tick(ns, now)
+
+    def _tick(self, ns: SimNamespace, now: float) -> None:
+        for pod in ns.pods:
+            if not pod.running and pod.restart_at is not None and now >= pod.restart_at:
+                pod.running, pod.restart_at = True, None
+                pod.container = next(self._ids)
+                pod.restart_count += 1
+                self._emit_pod(ns, pod)
+            if pod.running and ns.variant.storage == "shared":
+                # Badger's directory flock: only one process may open a shared /data.
+                if ns.shared_lock_holder is None:
+                    ns.shared_lock_holder = pod.name
+                elif ns.shared_lock_holder != pod.name:
+                    self._terminate(ns, pod, 1, "Error", False)
+        # The lease names a process (pod + container): a restarted container is a new
+        # candidate that must wait for the old lease to expire, like client-go.
+        holder_pod = next((p for p in ns.pods if p.name == ns.holder), None)
+        if (holder_pod is not None and holder_pod.running
+                and holder_pod.container == ns.observed.get("container")):
+            ns.renewed = now
+        if ns.holder is None or now - ns.renewed > ns.lease_duration:
+            candidates = [p for p in ns.pods if p.running]
+            if candidates:
+                new_leader = candidates[0]
+                ns.holder, ns.renewed = new_leader.name, now
+                ns.observed["container"] = new_leader.container
+                self._emit_lease(ns)
+                for pol in ns.policies.values():
+                    pol["pending"] = True  # takeover: every policy reconciles at once
+        leader = next((p for p in ns.pods if p.name == ns.holder and p.running
+                       and p.container == ns.observed.get("container")), None)
+        if leader is None:
+            return
+        for name, repo in ns.repos.items():
+            due = (repo["scan_time"] is None or not leader.db.get(repo["image"])
+                   or now - repo["scan_time"] >= repo["interval"])
+            if due and self.registry_up:
+                tags = scan_order(sorted(self.registry.get((ns.name, repo["image"]), set())),
+                                  *([repo["exclusion"]] if repo["exclusion"] is not None else []))
+                leader.db[repo["image"]] = list(tags)
+                revision = str(zlib.adler32(json.dumps(list(tags), separators=(",", ":")).encode()))
+                repo["scan_time"] = now
+                if revision != repo["revision"]:
+                    repo["revision"] = revision
+                    for pol in ns.policies.values():
+                        if pol["repository"] == name:
+                            pol["pending"] = True
+                if ns.history:
+                    ns.history.record(RepositoryScan, repository=f"{ns.name}/{name}",
+                                      revision=revision, tag_count=len(tags),
+                                      latest_tags=tuple(tags[:10]))
+            elif due:
+                repo["scan_time"] = now
+        for name, pol in ns.policies.items():
+            if not pol["pending"]:
+                continue
+            pol["pending"] = False
+            tags = leader.db.get(ns.repos[pol["repository"]]["image"], [])
+            if not tags:
+                self._set_policy(ns, name, pol, pol["latest"], ("False", "DependencyNotReady",
+                                 "retrying in 30s error: no tags in database"))
+                continue
+            try:
+                tag = latest_tag(tags, pol["policy"], pol["filter"], irc_version=self.irc_version)
+            except PolicyError as exc:
+                self._set_policy(ns, name, pol, pol["latest"], ("False", "Failure", exc.message))
+                continue
+            self._set_policy(ns, name, pol, tag, ("True", "Succeeded",
+                             f"Latest image tag for {ns.repos[pol['repository']]['image']} resolved to {tag}"))
+
+    def _set_policy(self, ns: SimNamespace, name: str, pol: dict[str, Any], tag: str | None,
+                    ready: tuple[str, str, str]) -> None:
+        key = f"{ns.name}/{name}"
+        if tag != pol["latest"] and ns.history:
+            ns.history.record(PolicyLatest, policy=key, tag=tag, previous=pol["latest"])
+        pol["latest"] = tag
+        if ready[:2] != pol["ready"][:2] and ns.history:
+            ns.history.record(PolicyReady, policy=key, status=ready[0], reason=ready[1],
+                              message=ready[2])
+        pol["ready"] = ready
+
+    def _emit_pod(self, ns: SimNamespace, pod: SimPod) -> None:
+        if ns.history:
+            ns.history.record(PodState, pod=f"{ns.name}/{pod.name}", container_id=f"c{pod.container}",
+                              state="running" if pod.running else "terminated",
+                              reason=pod.reason, exit_code=pod.exit_code,
+                              restart_count=pod.restart_count)
+
+    def _emit_lease(self, ns: SimNamespace) -> None:
+        if ns.history:
+            pod = next((p for p in ns.pods if p.name == ns.holder), None)
+            ns.history.record(LeaseHolder, lease=f"{ns.name}/image-reflector-controller-leader-election",
+                              holder=ns.holder,
+                              identity=f"{ns.holder}_c{pod.container}" if pod else None)

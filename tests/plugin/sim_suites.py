@@ -1,0 +1,50 @@
+"""Small suites for the in-memory backend: real shapes, sub-second timings."""
+
+FAILOVER = """
+suite: sim-failover
+description: two leadership flips; the second leader holds a stale DB (DESIGN §3)
+scenarios:
+  - name: stale-failover
+    variants: [single, ha-emptydir]
+    images:
+      - name: app
+        tags: [1.0.0, 1.1.0, 1.2.0]
+    repositories:
+      - name: app
+        image: app
+        interval: 2s
+    policies:
+      - name: app-semver
+        repository: app
+        policy: {semver: {range: ">=1.0.0"}}
+    steps:
+      - push: {image: app, tags: [1.0.0, 1.1.0]}
+      - after: {policy: app-semver, tag: 1.1.0, timeout: 10s}
+        fault: {kind: oom-kill, target: leader, confirm-timeout: 5s}
+      - push: {image: app, tags: [1.2.0]}
+      - after: {policy: app-semver, tag: 1.2.0, timeout: 10s}
+        fault: {kind: oom-kill, target: leader, confirm-timeout: 5s}
+      - after: {leader: changed, timeout: 10s}
+    expect:
+      ha-emptydir: {no-regression: false, converges: any}
+    bounds: {converge: 4s, stuck: 6s, wait: 10s, timeout: 60s}
+"""
+
+STEADY = """
+scenarios:
+  - name: steady
+    variants: [single]
+    images:
+      - name: app
+        tags: {semver: {start: 1.0.0, bump: minor}}
+    repositories:
+      - {name: app, image: app, interval: 1s}
+    policies:
+      - {name: latest, repository: app, policy: {semver: {range: ">=1.0.0"}}}
+      - {name: alpha, repository: app, policy: {alphabetical: {order: asc}}}
+    steps:
+      - push: {image: app, next: 2}
+      - repeat: {times: 2, every: 0.3s}
+        push: {image: app, next: 1}
+    bounds: {converge: 5s, stuck: 5s, timeout: 30s}
+"""

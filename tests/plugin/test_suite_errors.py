@@ -1,0 +1,99 @@
+"""Malformed suites: each mistake is one line, file:line and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_fluxchaos.suite import SuiteError, load_suite
+
+GOOD = """\
+suite: demo
+scenarios:
+  - name: demo
+    images:
+      - name: app
+        tags: [1.0.0]
+    repositories:
+      - name: app
+        image: app
+        interval: 30s
+    policies:
+      - name: app-semver
+        repository: app
+        policy:
+          semver:
+            range: ">=1.0.0"
+    steps:
+      - push: {image: app, tags: [1.0.0]}
+      - after: {policy: app-semver, tag: 1.0.0}
+        fault: {kind: oom-kill, target: leader}
+    expect:
+      single: {no-regression: true}
+"""
+
+# (name, old text, new text, expected line, expected fragment)
+CASES = [
+    ("invalid semver range", '">=1.0.0"', '">=1.0.0 ||| <"', 13, "policies.0.policy: "),
+    ("unknown policy kind", "semver:\n            range", "semverr:\n            range", 13,
+     "policies.0.policy"),
+    ("unknown variant in expect", "single: {no-regression", "singel: {no-regression", 21,
+     "unknown variant 'singel'"),
+    ("unknown checker", "{no-regression: true}", "{no-regresion: true}", 21, "unknown checker"),
+    ("bad duration", "interval: 30s", "interval: 30 seconds", 10, "expected a duration"),
+    ("unknown fault kind", "kind: oom-kill", "kind: oom", 19, "fault.kind"),
+    ("bad fault target", "target: leader}", "target: boss}", 19, "fault.target"),
+    ("unknown key", "    images:", "    imagez:", 4, "unknown key"),
+    ("repository names unknown image", "        image: app", "        image: ap", 9,
+     "unknown image 'ap'"),
+    ("policy names unknown repository", "        repository: app", "        repository: nope", 12,
+     "unknown repository 'nope'"),
+    ("trigger on unknown policy", "after: {policy: app-semver", "after: {policy: other", 18,
+     "unknown policy 'other'"),
+    ("push of unknown image", "push: {image: app", "push: {image: web", 17, "unknown image 'web'"),
+    ("two actions in one step", "fault: {kind: oom-kill, target: leader}",
+     "fault: {kind: oom-kill, target: leader}\n        push: {image: app, tags: [x]}", 18,
+     "at most one action"),
+    ("invalid object name", "- name: app-semver", "- name: App_Semver", 11, "policies.0.name"),
+    ("broken YAML", "    steps:", "    steps: [", None, "invalid YAML"),
+    ("invalid regex in filterTags", "        repository: app\n        policy:",
+     "        repository: app\n        filterTags: {pattern: '(unclosed'}\n        policy:", 13,
+     "policies.0.policy"),
+    ("scenarios missing", None, "suite: empty\n", 1, "scenarios: required key is missing"),
+]
+
+
+@pytest.mark.parametrize("name,old,new,line,fragment", CASES, ids=[c[0] for c in CASES])
+def test_malformed_suite_gives_one_located_error(tmp_path: Path, name, old, new, line, fragment) -> None:
+    text = new if old is None else GOOD.replace(old, new, 1)
+    assert old is None or text != GOOD, f"case {name!r} did not change the suite"
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith(f"{path}:"), message
+    if line is not None:
+        assert message.startswith(f"{path}:{line}: "), message
+    assert fragment in message, message
+
+
+def test_good_suite_loads(tmp_path: Path) -> None:
+    path = tmp_path / "good.yaml"
+    path.write_text(GOOD)
+    suite = load_suite(path)
+    assert suite.name == "demo"
+    assert [s.name for s in suite.scenarios] == ["demo"]
+    assert suite.scenarios[0].repositories[0].interval == 30.0
+
+
+def test_collection_shows_the_error_without_traceback(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("suites")
+    (pytester.path / "suites" / "bad.yaml").write_text(GOOD.replace("interval: 30s", "interval: x"))
+    result = pytester.runpytest("-q", "suites/")
+    out = result.stdout.str()
+    assert "bad.yaml:10: scenarios.0.repositories.0.interval: expected a duration" in out
+    assert "Traceback" not in out and "pydantic" not in out
+    assert result.ret != 0
