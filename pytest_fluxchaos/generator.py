@@ -110,6 +110,15 @@ class Generator:
         if trigger.leader is not None:
             if trigger.leader == "any":
                 return (lambda: v.leader is not None, "some pod leads")
+            if trigger.leader == "other":
+                changes = v.leader_changes
+                start_pod = leader_at_start[0] if leader_at_start else None
+                # With a single replica there is no other pod: a new leader process counts.
+                single = len(self.env.pods(self.ns)) < 2
+                return (lambda: v.leader is not None and v.leader_changes > changes
+                        and (single or v.leader != start_pod),
+                        f"a pod other than {start_pod} leads" if not single
+                        else f"a new process leads (single replica; was {start_pod})")
             if trigger.leader == "changed":
                 changes = v.leader_changes
                 return (lambda: v.leader is not None and v.leader_changes > changes
@@ -140,12 +149,49 @@ class Generator:
         self.history.record(Note, message="generator start", data={"namespace": self.ns})
         for index, step in enumerate(self.scenario.steps):
             times = step.repeat.times if step.repeat else 1
+            until = step.repeat.until if step.repeat else None
             for iteration in range(times):
                 if iteration:
                     self._sleep(self._period(step), deadline)
                 self._wait(step, index, deadline)
+                leader_at_start = (self.view.leader, self.view.identity)
                 self._act(step)
+                if until is not None and self._until(until, index, iteration, leader_at_start,
+                                                     deadline):
+                    break
+            else:
+                if until is not None:
+                    _pred, what = self.condition(until, self.history.now(), None)
+                    raise StepTimeout(f"step {index + 1}: {what} did not hold after {times} attempts")
         self.history.record(Note, message="generator done")
+
+    def _until(self, until: Trigger, index: int, iteration: int,
+               leader_at_start: tuple[str | None, str | None], deadline: float) -> bool:
+        """After an attempt: wait for the outcome; True when ``until`` holds.
+
+        For ``leader: other`` the outcome is known as soon as leadership changes: a new
+        identity on the same pod means the restarted pod won the race (try again).
+        """
+        started = self.history.now()
+        predicate, what = self.condition(until, started, leader_at_start)
+        decided = predicate
+        if until.leader in ("other",):
+            changes = self.view.leader_changes
+            decided = lambda: predicate() or (self.view.leader is not None  # noqa: E731
+                                              and self.view.leader_changes > changes)
+        bound = until.timeout or self.scenario.bounds.wait
+        limit = min(started + bound, deadline)
+        while not decided():
+            self.nemesis.heal_due()
+            remaining = limit - self.history.now()
+            if remaining <= 0:
+                break
+            self.view.wait_for(decided, timeout=min(remaining, 0.5))
+        met = predicate()
+        self.history.record(Note, message=f"step {index} attempt {iteration + 1}: "
+                                          f"{what}: {'yes' if met else 'no'}",
+                            data={"condition": what, "met": met, "attempt": iteration + 1})
+        return met
 
     def _period(self, step: Step) -> float:
         assert step.repeat is not None

@@ -76,7 +76,7 @@ class FailureReport:
                  self.headline, ""]
         for name, verdict in r.verdicts.items():
             want = _verdict_word(r.expected.get(name, True))
-            mark = "  " if verdict.valid.value == want else "✗ "
+            mark = "  " if want in (verdict.valid.value, "any") else "✗ "
             lines.append(f"{mark}{name}: {verdict.valid.value} (expected {want}) — {verdict.summary}")
         story_lines: list[str] = []
         for name, want, _got in r.mismatches():
@@ -121,7 +121,7 @@ def terminal_summary(tr: Any, results: list[tuple[str, RunResult]]) -> None:
             v = r.verdicts.get(name)
             want = _verdict_word(r.expected.get(name, True))
             got = v.valid.value if v else "-"
-            cells.append(got if got == want or v is None else f"{got}!={want}")
+            cells.append(got if want in (got, "any") or v is None else f"{got}!={want}")
         outcome = "pass" if r.passed else ("error" if r.error else "FAIL")
         rows.append([nodeid.split("::")[-1], r.variant, *cells, f"{injected}/{confirmed}",
                      str(regression_count(r)), f"{r.timings.get('run', 0):.0f}", outcome])

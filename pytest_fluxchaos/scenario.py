@@ -97,7 +97,7 @@ class Trigger(Model):
     policy: str | None = None
     tag: str | None = None
     ready: bool | None = None
-    leader: Literal["any", "changed"] | int | None = None
+    leader: Literal["any", "changed", "other"] | int | None = None
     scan: str | None = None
     contains: str | None = None
     fault: str | None = None
@@ -127,8 +127,15 @@ class Jitter(Model):
 
 
 class Repeat(Model):
+    """Re-run a step ``times`` times, ``every`` apart; with ``until``, stop once it holds.
+
+    ``until`` makes a step adaptive: e.g. "OOM-kill the leader until another pod leads"
+    (the restarted pod may win the lease race; each attempt is recorded).
+    """
+
     times: Annotated[int, Field(ge=1, le=10_000)]
-    every: Duration | Jitter
+    every: Duration | Jitter = 0.0
+    until: Trigger | None = None
 
 
 class PushAction(Model):

@@ -9,6 +9,7 @@ unknown policy, an invalid semver range ...) are checked the same way.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,27 +90,58 @@ def _line_of(root: Any, loc: Loc) -> int | None:
     return line
 
 
+PATTERN_HINTS = {
+    "name": "a lowercase Kubernetes name (a-z, 0-9, '-', '.')",
+    "target": "leader, standby, registry or pod-N",
+    "memory": "a quantity like 512Mi or 1Gi",
+}
+
+
 def _describe(error: dict[str, Any]) -> str:
-    loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+    loc = ".".join(str(p) for p in error["loc"])
     msg = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
+    kind = error["type"]
+    got = error.get("input")
+    if kind == "extra_forbidden":
         msg = "unknown key (not part of the suite schema)"
-    elif error["type"] == "missing":
+    elif kind == "missing":
         msg = "required key is missing"
+    elif kind == "literal_error":
+        msg = f"expected {msg.removeprefix('Input should be ')}, got {got!r}"
+    elif kind == "string_pattern_mismatch":
+        field = str(error["loc"][-1])
+        msg = f"expected {PATTERN_HINTS.get(field, 'a value matching ' + msg.split('pattern ')[-1])}, got {got!r}"
     return f"{loc}: {msg}" if loc else msg
 
 
 def _pydantic_issues(path: Path, root: Any, exc: ValidationError, prefix: Loc) -> list[SuiteIssue]:
-    issues, seen = [], set()
+    errors = []
     for error in exc.errors():
         loc = prefix + tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        errors.append({**error, "loc": loc})
+    # A misspelt key shows up twice (unknown key + required key missing): say it once.
+    missing = {e["loc"]: e for e in errors if e["type"] == "missing"}
+    merged, dropped = [], set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            parent, key = error["loc"][:-1], str(error["loc"][-1])
+            candidates = [str(m[-1]) for m in missing if m[:-1] == parent]
+            close = difflib.get_close_matches(key, candidates, n=1)
+            if close:
+                dropped.add(parent + (close[0],))
+                error = {**error, "msg": f"unknown key; did you mean {close[0]!r}?",
+                         "type": "custom"}
+        merged.append(error)
+    issues, seen = [], set()
+    for error in merged:
+        if error["loc"] in dropped and error["type"] == "missing":
+            continue
         # A union reports one error per member; keep the first per location.
-        key = loc[: len(prefix) + 3]
+        key = error["loc"][: len(prefix) + 3]
         if key in seen:
             continue
         seen.add(key)
-        issues.append(SuiteIssue(path, _line_of(root, loc),
-                                 _describe({**error, "loc": loc})))
+        issues.append(SuiteIssue(path, _line_of(root, error["loc"]), _describe(error)))
     return issues
 
 
@@ -167,7 +199,8 @@ def load_suite(path: str | Path) -> Suite:
                                      f"scenarios.{index}.name: duplicate scenario name "
                                      f"{scenario.name!r}"))
         lines[scenario.name] = _line_of(root, ("scenarios", index)) or 1
-        issues += [SuiteIssue(path, _line_of(root, ("scenarios", index) + loc), msg)
+        issues += [SuiteIssue(path, _line_of(root, ("scenarios", index) + loc),
+                              f"scenarios.{index}.{msg}")
                    for loc, msg in check_references(scenario, known_variants)]
         scenarios.append(scenario)
     if issues:

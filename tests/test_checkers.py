@@ -577,3 +577,75 @@ def test_no_policies_is_unknown():
     empty = CheckContext(policies=())
     for checker in (NoRegression(), Converges(), NeverStuck()):
         assert checker.check(hist(seeded("1.0.0")), empty).valid is Validity.UNKNOWN
+
+
+# --------------------------------------------------------------------------- more cases
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=8))
+def test_alphabetical_regression_iff_a_change_goes_down(seq):
+    put = PolicyUnderTest("ns/p", IMAGE, {"alphabetical": {"order": "asc"}})
+    h = hist(seeded("a", "b", "c", "d"),
+             [latest(10.0 + i, tag, policy="ns/p") for i, tag in enumerate(seq)])
+    changes = [(o, n) for o, n in zip(seq, seq[1:]) if o != n]
+    expected = Validity.FALSE if any(n < o for o, n in changes) else Validity.TRUE
+    v = NoRegression().check(h, ctx(put))
+    assert v.valid is expected
+    assert len(v.data["regressions"]) == sum(n < o for o, n in changes)
+
+
+def test_filter_ties_accept_any_candidate():
+    # keys "5" and "5.0" are equal numbers; Go map order decides, so both are right
+    put = PolicyUnderTest("ns/p", IMAGE, {"numerical": {"order": "asc"}},
+                          {"pattern": r"^v(?P<n>[\d.]+)$", "extract": "$n"})
+    for final in ("v5", "v5.0"):
+        h = hist(seeded("v4", "v5", "v5.0"), latest(10.0, final, policy="ns/p"),
+                 ready(10.0, policy="ns/p"), ready(300.0, policy="ns/p"))
+        v = Converges().check(h, ctx(put))
+        assert v.valid is Validity.TRUE, v.story
+    assert v.data["policies"]["ns/p"]["expected_tags"] == ["v5", "v5.0"]
+    h = hist(seeded("v4", "v5", "v5.0"), latest(10.0, "v5", policy="ns/p"),
+             latest(20.0, "v5.0", policy="ns/p"))
+    v = NoRegression().check(h, ctx(put))
+    assert v.valid is Validity.TRUE and v.data["policies"]["ns/p"]["changes"][0]["judgement"] == "tie"
+
+
+def test_same_key_collision_is_deterministic():
+    # two tags extracting the same key: the later one in stored order wins, no tie
+    put = PolicyUnderTest("ns/p", IMAGE, {"numerical": {"order": "asc"}},
+                          {"pattern": r"^(?P<n>\d+)-", "extract": "$n"})
+    h = hist(seeded("4-z", "5-a", "5-b"), latest(10.0, "5-b", policy="ns/p"),
+             ready(10.0, policy="ns/p"), ready(300.0, policy="ns/p"))
+    v = Converges().check(h, ctx(put))
+    assert v.valid is Validity.FALSE
+    assert v.data["policies"]["ns/p"]["expected_tags"] == ["5-a"]
+
+
+def test_converges_uses_the_spec_in_force_after_a_change():
+    spec2 = {"policy": {"semver": {"range": "<1.2.0"}}}
+    h = hist(seeded("1.1.0", "1.2.0"), latest(10.0, "1.2.0"), ready(10.0),
+             fault(20.0, "inject"), fault(21.0, "confirm", outcome="ok"), fault(30.0, "heal"),
+             ev(PolicySpec, 40.0, policy=SEMVER.name, generation=2, spec=spec2),
+             latest(41.0, "1.1.0"), ready(300.0))
+    v = Converges().check(h, ctx())
+    assert v.valid is Validity.TRUE, v.story
+    p = v.data["policies"][SEMVER.name]
+    assert p["anchor"] == "last spec change" and p["expected_tags"] == ["1.1.0"]
+
+
+def test_old_irc_version_is_passed_to_the_oracle():
+    h = hist(seeded("1.1.0", "1.2.0"), latest(10.0, "1.2.0"), ready(10.0),
+             latest(20.0, "1.1.0"))
+    v = NoRegression().check(h, ctx(irc_version="0.32.0"))
+    assert v.valid is Validity.FALSE
+
+
+def test_story_scans_are_narrowed_to_the_policy_repository():
+    put = PolicyUnderTest(SEMVER.name, IMAGE, SEMVER.policy, repository="flux-system/app")
+    extra = [ev(RepositoryScan, 150.0, repository="flux-system/other", revision="9",
+                tag_count=1, latest_tags=("x",)),
+             ev(RepositoryScan, 160.0, repository="flux-system/app", revision="7",
+                tag_count=3, latest_tags=("1.2.0", "1.1.0", "1.0.0"))]
+    story = "\n".join(NoRegression().check(regression_history(extra), ctx(put)).story)
+    assert "scan flux-system/app: 3 tags [1.2.0 1.1.0 1.0.0] rev 7" in story
+    assert "flux-system/other" not in story

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import tools
-from .build import MODES, Builder, cache_lock, default_cache_dir, ensure_assets
+from .build import MODES, default_cache_dir, ensure_assets
 from .errors import AssetError
 from .versions import DEFAULT_FLUX_VERSION, FLUX_TO_IRC
 

@@ -143,8 +143,7 @@ class Builder:
         st = self.read_stamp(key)
         if not st or st.get("inputs") != inputs or st.get("image") != tag:
             return None
-        ids = tools.image_ids([tag])
-        return st["image_id"] if ids.get(tag) == st.get("image_id") else None
+        return st["image_id"] if tools.restore_tags({tag: st.get("image_id", "")}) else None
 
     def record_image(self, key: str, tag: str, image_id: str, inputs: dict, seconds: float, source: str, **extra) -> None:
         self.write_stamp(key, {
@@ -211,11 +210,11 @@ class Builder:
             (wdir / name).write_text(text)
         go = tools.require_go()
         t0 = time.monotonic()
-        tools.run([go, "mod", "tidy"], what=f"{what}: go mod tidy", log=log, cwd=wdir, env=env, timeout=3600, kind="go")
+        substitutions = self.tidy(wdir, what, log, env)
         t_tidy = time.monotonic() - t0
         sha = {}
         for name, pkg in packages.items():
-            tmp = outs[name].with_suffix(".tmp")
+            tmp = outs[name].with_name(outs[name].name + ".tmp")
             cmd = [go, "build", "-trimpath", "-o", str(tmp)]
             if tags:
                 cmd.append(f"-tags={tags}")
@@ -229,8 +228,45 @@ class Builder:
             "inputs": inputs, "outputs": {n: str(p) for n, p in outs.items()}, "sha256": sha,
             "built_at": _now(), "seconds": round(time.monotonic() - t0, 1),
             "tidy_seconds": round(t_tidy, 1), "go": tools.go_version(env),
+            "substitutions": substitutions,
         })
         return outs
+
+    def tidy(self, wdir: Path, what: str, log: Path, env: dict[str, str]) -> list[dict]:
+        """``go mod tidy`` in a wrapper, substituting module versions the proxy refuses.
+
+        The Go module proxy reachable from the project's machines serves only
+        some versions of some modules.  When tidy fails because one exact
+        dependency version is refused (403/404/410), the wrapper gets a
+        ``replace`` to the nearest served version of that module (the lowest
+        newer one, else the highest older one), the substitution is logged,
+        recorded in the stamp and printed, and tidy is retried.  Set
+        FLUXCHAOS_NO_SUBSTITUTE=1 to fail instead.
+        """
+        go = tools.require_go()
+        subs: list[dict] = []
+        for _ in range(25):
+            try:
+                tools.run([go, "mod", "tidy"], what=f"{what}: go mod tidy", log=log, cwd=wdir, env=env,
+                          timeout=3600, kind="go")
+                return subs
+            except AssetError as exc:
+                text = log.read_text(errors="replace").rsplit("\n$ ", 1)[-1]
+                refused = tools.refused_module(text)
+                if not refused or os.environ.get("FLUXCHAOS_NO_SUBSTITUTE") or \
+                        any(s["module"] == refused[0] for s in subs):
+                    raise exc
+                mod_path, wanted = refused
+                served = tools.served_versions(mod_path, env=env, cwd=self.cache / "work" / "_download", log=log)
+                pick = tools.nearest_version(wanted, served)
+                if not pick:
+                    raise exc
+                self.say(f"  {mod_path}@{wanted} is not served by the Go module proxy; "
+                         f"substituting {pick} (served: {' '.join(served)})")
+                tools.run([go, "mod", "edit", f"-replace={mod_path}={mod_path}@{pick}"],
+                          what=f"{what}: go mod edit", log=log, cwd=wdir, env=env, timeout=60, kind="go")
+                subs.append({"module": mod_path, "wanted": wanted, "used": pick})
+        raise AssetError(f"{what}: too many module substitutions needed (full log: {log})")
 
     def bin_sha(self, key: str, name: str) -> str:
         st = self.read_stamp(key) or {}
@@ -437,9 +473,27 @@ class Builder:
         mod, api = versions.IRC_MODULE, versions.IRC_API_MODULE
         key = f"bin-image-reflector-controller-{irc_version}"
         inputs = {"module": mod, "version": irc_version}
+        official = versions.official_irc_image(irc_version)
+        if irc_version not in versions.OFFLINE_BUILDABLE_IRC and not self._bin_current(
+                key, inputs, ["image-reflector-controller"]) and tools.image_exists(official):
+            # e.g. v0.32.0: its module is not served by the proxy, but the
+            # official image was `docker load`ed; use it as is.
+            self.say(f"  using the local official image {official} (its module is not offline-buildable here)")
+            return official
         if not self._bin_current(key, inputs, ["image-reflector-controller"]):
             with self.step(f"building image-reflector-controller {irc_version} ({mod})"):
-                info = self.module_info(mod, irc_version, key)
+                try:
+                    info = self.module_info(mod, irc_version, key)
+                except AssetError as exc:
+                    if "does not serve" not in str(exc):
+                        raise
+                    raise AssetError(
+                        f"image-reflector-controller {irc_version} cannot be built offline: the Go module proxy "
+                        f"does not serve {mod}@{irc_version} (403/404); offline-buildable versions here include "
+                        f"{', '.join(versions.OFFLINE_BUILDABLE_IRC)}; for {irc_version} use --mode online "
+                        f"({versions.official_irc_image(irc_version)}), or `docker load` that image and retry "
+                        f"(full log: {self.log(key)})"
+                    ) from None
                 gm = Path(info["GoMod"]).read_text()
                 up = gomod.parse_gomod(gm)
                 text = gomod.render_wrapper_gomod(
@@ -539,12 +593,31 @@ class Builder:
                 if info is None:
                     self.say(f"  controller module not available ({module_error}); generating CRDs from its api module")
                 files += self.generate_crds(irc_version, tmp / "crds")
+            borrowed: dict[str, str] = {}
+            if not any(f.startswith("rbac/") for f in files) or "deployment.yaml" not in files:
+                # RBAC and the Deployment are not generated from the api module;
+                # take them from the nearest version whose module is served (the
+                # controller's RBAC needs and Deployment args did not change
+                # between v0.32 and v1.2).
+                donor = versions.OFFLINE_BUILDABLE_IRC[-1]
+                dsrc = Path(self.module_info(versions.IRC_MODULE, donor, key)["Dir"]) / "config"
+                if not any(f.startswith("rbac/") for f in files):
+                    for p in sorted((dsrc / "rbac").glob("*.yaml")):
+                        if p.name != "kustomization.yaml":
+                            shutil.copyfile(p, tmp / "rbac" / p.name)
+                            files.append(f"rbac/{p.name}")
+                    borrowed["rbac"] = donor
+                if "deployment.yaml" not in files and (dsrc / "manager" / "deployment.yaml").exists():
+                    shutil.copyfile(dsrc / "manager" / "deployment.yaml", tmp / "deployment.yaml")
+                    files.append("deployment.yaml")
+                    borrowed["deployment.yaml"] = donor
+                self.say(f"  RBAC/Deployment for {irc_version} borrowed from {donor}: {', '.join(borrowed)}")
             os.chmod(tmp, 0o755)
             for f in files:
                 os.chmod(tmp / f, 0o644)
             (tmp / "manifest.json").write_text(json.dumps({
                 "schema": STAMP_SCHEMA, "irc_version": irc_version, "method": method,
-                "files": files, "created_at": _now(),
+                "files": files, "borrowed": borrowed, "created_at": _now(),
             }, indent=2) + "\n")
             shutil.rmtree(out, ignore_errors=True)
             tmp.replace(out)
@@ -649,16 +722,15 @@ class Builder:
                 continue
             a = st.get("assets") or {}
             ids = st.get("image_ids") or {}
-            present = tools.image_ids(list(ids))
-            if ids and all(present.get(ref) == iid for ref, iid in ids.items()) \
-                    and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists():
+            if ids and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists() \
+                    and tools.restore_tags(ids):
                 a = dict(a, manifests_dir=Path(a["manifests_dir"]), flux_version=flux_version or a.get("flux_version"))
                 return Assets(**a)
         return None
 
     def record_set(self, assets: Assets) -> None:
         refs = [assets.irc_image, assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image]
-        ids = tools.image_ids(refs)
+        ids = tools.image_ids(refs + [self.DEBIAN_TAG, self.BASE_TAG])  # base tags too, kept consistent
         missing = [r for r in refs if r not in ids]
         if missing:
             raise AssetError(f"images vanished while building: {', '.join(missing)}; is something pruning Docker images?")

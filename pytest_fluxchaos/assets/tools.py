@@ -231,6 +231,57 @@ def go_mod_download(path: str, version: str, *, log: Path | None, env: dict[str,
     return data
 
 
+_REFUSED = re.compile(
+    r"([A-Za-z0-9][A-Za-z0-9._~/-]*)@(v[0-9][^\s:]*):\s+(?:verifying [^\n]*?:\s+)?reading \S+:\s+(?:403|404|410)\b")
+
+
+def refused_module(output: str) -> tuple[str, str] | None:
+    """The first ``module@version`` whose download the proxy refused (403/404/410)."""
+    m = _REFUSED.search(output)
+    return (m[1], m[2]) if m else None
+
+
+def _semver_key(v: str) -> tuple:
+    m = re.match(r"v(\d+)\.(\d+)\.(\d+)(.*)$", v)
+    if not m:
+        return (-1, -1, -1, False, v)
+    # a release sorts after its pre-releases
+    return (int(m[1]), int(m[2]), int(m[3]), m[4] == "", m[4])
+
+
+def nearest_version(wanted: str, served: list[str]) -> str | None:
+    """The lowest served release newer than ``wanted``, else the highest older one.
+
+    Pre-releases and pseudo-versions are only picked if nothing else is served.
+    """
+    def ok(v: str) -> bool:
+        return _semver_key(v)[0] >= 0 and v != wanted
+    releases = [v for v in served if ok(v) and _semver_key(v)[3]]
+    pool = releases or [v for v in served if ok(v)]
+    if _semver_key(wanted)[0] < 0:
+        return None
+    newer = [v for v in pool if _semver_key(v) > _semver_key(wanted)]
+    older = [v for v in pool if _semver_key(v) < _semver_key(wanted)]
+    if newer:
+        return min(newer, key=_semver_key)
+    if older:
+        return max(older, key=_semver_key)
+    return None
+
+
+def served_versions(path: str, *, env: dict[str, str], cwd: Path, log: Path | None = None) -> list[str]:
+    """``go list -m -versions path`` (empty if the proxy lists none)."""
+    go = require_go()
+    cwd.mkdir(parents=True, exist_ok=True)
+    try:
+        out = run([go, "list", "-m", "-versions", path], what=f"listing versions of {path}", log=log,
+                  cwd=cwd, env=env, timeout=300, kind="go")
+    except AssetError:
+        return []
+    parts = out.strip().splitlines()[-1].split() if out.strip() else []
+    return parts[1:] if parts and parts[0] == path else []
+
+
 # --------------------------------------------------------------------------- #
 # Disk
 # --------------------------------------------------------------------------- #
@@ -336,6 +387,31 @@ def image_ids(refs: Iterable[str]) -> dict[str, str]:
         elif r in ids:
             out[r] = r
     return out
+
+
+def restore_tags(wanted: dict[str, str]) -> bool:
+    """Make each tag point at its recorded image id; False if an image is gone.
+
+    Docker tags are global while caches are per directory: another cache (or
+    a manual ``docker tag``) may have moved a tag.  If the recorded image
+    still exists by id, the tag is moved back (cheap) instead of rebuilding.
+    """
+    if not wanted or not all(wanted.values()):
+        return False
+    now = image_ids(list(wanted))
+    wrong = {ref: iid for ref, iid in wanted.items() if now.get(ref) != iid}
+    if not wrong:
+        return True
+    have = image_ids(list(set(wrong.values())))
+    if any(iid not in have for iid in wrong.values()):
+        return False
+    docker = shutil.which("docker") or "docker"
+    for ref, iid in wrong.items():
+        proc = subprocess.run([docker, "tag", iid, ref], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=docker_env(), timeout=60)
+        if proc.returncode != 0:
+            return False
+    return True
 
 
 def image_exists(ref: str) -> bool:

@@ -48,6 +48,12 @@ FLUX_TO_IRC: dict[str, str] = {
 
 DEFAULT_FLUX_VERSION = "2.9.4"
 
+#: IRC versions whose module (and every dependency, after substitution) the
+#: Go module proxy reachable from the project's machines was seen to serve
+#: (2026-11).  v0.32.0 (Flux 2.3), v1.0.x, v1.1.x, v1.2.0-v1.2.2 are refused
+#: (403/404), so they only work through the online path.
+OFFLINE_BUILDABLE_IRC = ("v1.2.3", "v1.2.4")
+
 # Pins of the other assets (overridable through the environment / CLI).
 ETCD_VERSION = os.environ.get("FLUXCHAOS_ETCD_VERSION", "v3.6.16")
 KUBERNETES_VERSION = os.environ.get("FLUXCHAOS_KUBERNETES_VERSION", "v1.34.3")

@@ -6,8 +6,10 @@ here, so the checkers never call the oracle with inconsistent arguments.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from pytest_fluxchaos import policy as oracle
@@ -21,10 +23,14 @@ NO_TAGS_MESSAGE = "no tags in database"
 Rank = Literal["forward", "tie", "backward", "incomparable"]
 
 
-def _scan(tags: Iterable[str], put: PolicyUnderTest) -> list[str]:
+def _scan(tags: Iterable[str], put: PolicyUnderTest, irc_version: str) -> list[str]:
+    """The list the scan stores. The tags are given in ascending byte order, which is
+    the order a CNCF distribution registry lists them in (it matters for IRC < 1.0,
+    which stored the registry's order; later versions sort)."""
+    listed = sorted(tags, key=lambda t: t.encode("utf-8"))
     if put.exclusion_list is None:
-        return list(oracle.scan_order(list(tags)))
-    return list(oracle.scan_order(list(tags), exclusion_list=list(put.exclusion_list)))
+        return list(oracle.scan_order(listed, irc_version=irc_version))
+    return list(oracle.scan_order(listed, list(put.exclusion_list), irc_version=irc_version))
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ def expected_outcomes(present: set[str], maybe: set[str], spec: SpecVersion,
     errors: set[str] = set()
     subsets = [set()] + [{m} for m in sorted(maybe)]
     for extra in subsets:
-        listed = _scan(present | extra, put)
+        listed = _scan(present | extra, put, irc_version)
         if not listed:
             errors.add(NO_TAGS_MESSAGE)
             continue
@@ -77,7 +83,7 @@ def expected_outcomes(present: set[str], maybe: set[str], spec: SpecVersion,
 def holds_matching(present: set[str], spec: SpecVersion, put: PolicyUnderTest,
                    irc_version: str) -> bool:
     """True when the registry certainly holds tags the policy can resolve."""
-    listed = _scan(present, put)
+    listed = _scan(present, put, irc_version)
     if not listed:
         return False
     try:
@@ -87,10 +93,17 @@ def holds_matching(present: set[str], spec: SpecVersion, put: PolicyUnderTest,
         return False  # the policy legitimately fails on this registry state
 
 
+@lru_cache(maxsize=64)
+def _order(policy_json: str, filter_json: str, irc_version: str) -> oracle.PolicyOrder:
+    return oracle.policy_order(json.loads(policy_json), json.loads(filter_json),
+                               irc_version=irc_version)
+
+
 def rank(new: str, old: str, spec: SpecVersion, irc_version: str) -> tuple[Rank, str]:
     """Where ``new`` stands relative to ``old`` in the spec's order, with a reason."""
     try:
-        order = oracle.policy_order(spec.policy, spec.filter_tags, irc_version=irc_version)
+        order = _order(json.dumps(spec.policy, sort_keys=True),
+                       json.dumps(spec.filter_tags, sort_keys=True), irc_version)
     except oracle.PolicyError as exc:
         return "incomparable", f"policy invalid: {exc.message}"
     bad = [t for t in (old, new) if not order.eligible(t)]

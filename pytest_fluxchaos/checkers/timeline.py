@@ -150,7 +150,7 @@ def _spec_parts(spec: dict[str, Any], fallback: SpecVersion) -> tuple[dict[str, 
     (observer recorded only part of it) keeps the fallback's order entirely."""
     if not spec.get("policy"):
         return fallback.policy, fallback.filter_tags
-    return spec["policy"], spec.get("filterTags") or None
+    return spec["policy"], spec.get("filterTags")
 
 
 class SpecTimeline:
@@ -164,7 +164,7 @@ class SpecTimeline:
     """
 
     def __init__(self, history: History, put: PolicyUnderTest) -> None:
-        base = SpecVersion(float("-inf"), put.policy, put.filter_tags or None, None, None)
+        base = SpecVersion(float("-inf"), put.policy, put.filter_tags, None, None)
         self.versions: list[SpecVersion] = [base]
         self.changes: list[SpecVersion] = []
         for ev in history.of(PolicySpec):

@@ -1,13 +1,11 @@
 """Go ``regexp`` (RE2 syntax) on top of google-re2, with Go's error texts.
 
-Go's regexp/syntax parser is a port of C++ RE2's, so the accepted language,
-leftmost-first matching and the offending-fragment in error messages agree;
-only the wording of the error codes differs, which is mapped here.  Known
-differences handled: Go rejects ``\\C`` (C++ RE2 accepts it).  Unhandled
-(documented) differences: Unicode table versions, and the exact resource
-limits behind "expression too large".  Python's ``re`` is not usable: it
-accepts look-arounds and backreferences, and its ``\\d``, ``\\s``, ``\\w``
-and ``$`` mean different things.
+Hand-written glue: google-re2 gives the same engine (Go's regexp/syntax is
+a port of C++ RE2: same syntax, leftmost-first matching, ASCII ``\\d``,
+``\\s``, ``\\w``, ``$`` only at the end of text).  Python's ``re`` would
+accept look-arounds and backreferences and treat classes differently.
+Where Go and C++ RE2 differ, see :mod:`.goregexp_compat`; error wording is
+translated in :mod:`.goregexp_errors`.
 """
 
 from __future__ import annotations
@@ -17,65 +15,61 @@ from functools import lru_cache
 
 import re2
 
+from .goregexp_compat import Offsets, rewrite
+from .goregexp_errors import TRUNCATION_CODES, GoRegexpError, go_error
+
+__all__ = ["GoMatch", "GoRegexp", "GoRegexpError", "capture_names", "compile_go"]
+
 _OPTS = re2.Options()
 _OPTS.log_errors = False
 
-# C++ RE2 error-code text -> Go regexp/syntax ErrorCode text
-_ERROR_CODES = {
-    "unexpected error": "regexp/syntax: internal error",
-    "invalid escape sequence": "invalid escape sequence",
-    "invalid character class": "invalid character class",
-    "invalid character class range": "invalid character class range",
-    "missing ]": "missing closing ]",
-    "missing )": "missing closing )",
-    "unexpected )": "unexpected )",
-    "trailing \\": "trailing backslash at end of expression",
-    "no argument for repetition operator": "missing argument to repetition operator",
-    "invalid repetition size": "invalid repeat count",
-    "bad repetition operator": "invalid nested repetition operator",
-    "invalid perl operator": "invalid or unsupported Perl syntax",
-    "invalid UTF-8": "invalid UTF-8",
-    "invalid named capture group": "invalid named capture",
-    "pattern too large - compile failed": "expression too large",
-    "pattern too large - reverse compile failed": "expression too large",
-}
+
+def _compile(pattern: str) -> re2._Regexp:
+    """Compile with RE2, raising Go's error for the original pattern.
+
+    Go reports the first error in a left-to-right parse.  When the pattern
+    has a construct only Go rejects, RE2's own first error wins only if it
+    already occurs in the text before that construct.
+    """
+    rewritten, offsets, go_only = rewrite(pattern)
+    try:
+        compiled = re2.compile(rewritten, _OPTS)
+        full_err = None
+    except re2.error as exc:
+        compiled, full_err = None, _translate(exc, pattern, rewritten, offsets)
+    if go_only is not None:
+        at, err = go_only
+        if full_err is None:
+            raise err
+        prefix_err = _compile_error(pattern[:at])
+        if prefix_err is None or prefix_err.code in TRUNCATION_CODES:
+            raise err
+    if full_err is not None:
+        raise full_err
+    return compiled
 
 
-class GoRegexpError(ValueError):
-    """``*syntax.Error``; str() is Go's ``err.Error()``."""
-
-    def __init__(self, code: str, expr: str) -> None:
-        super().__init__(f"error parsing regexp: {code}: `{expr}`")
-        self.code = code
-        self.expr = expr
-
-
-def _go_error(cpp_message: str) -> GoRegexpError:
-    """Translate a C++ RE2 message "code: arg" (or bare "code")."""
-    for cpp, go in sorted(_ERROR_CODES.items(), key=lambda kv: -len(kv[0])):
-        if cpp_message == cpp:
-            return GoRegexpError(go, "")
-        if cpp_message.startswith(cpp + ": "):
-            return GoRegexpError(go, cpp_message[len(cpp) + 2 :])
-    return GoRegexpError("regexp/syntax: internal error", cpp_message)
+def _translate(exc: Exception, pattern: str, rewritten: str, offsets: Offsets) -> GoRegexpError:
+    """Go's error for ``pattern`` from RE2's error on ``rewritten``."""
+    msg = exc.args[0] if exc.args else str(exc)
+    if isinstance(msg, bytes):
+        msg = msg.decode("utf-8", "replace")
+    err = go_error(str(msg))
+    if rewritten != pattern and err.expr:
+        start = rewritten.find(err.expr)
+        if start >= 0:
+            starts, ends = offsets
+            stop = start + len(err.expr) - 1
+            err = GoRegexpError(err.code, pattern[starts[start] : ends[stop]])
+    return err
 
 
-def _find_backslash_c(pattern: str) -> bool:
-    """True if the pattern uses the ``\\C`` escape (outside ``\\Q...\\E``)."""
-    i, n = 0, len(pattern)
-    while i < n:
-        if pattern.startswith("\\Q", i):
-            end = pattern.find("\\E", i + 2)
-            if end < 0:
-                return False
-            i = end + 2
-        elif pattern[i] == "\\":
-            if pattern[i + 1 : i + 2] == "C":
-                return True
-            i += 2
-        else:
-            i += 1
-    return False
+def _compile_error(pattern: str) -> GoRegexpError | None:
+    try:
+        _compile(pattern)
+    except GoRegexpError as err:
+        return err
+    return None
 
 
 def capture_names(pattern: str) -> list[str]:
@@ -158,15 +152,7 @@ class GoRegexp:
                 pattern.encode("utf-8")
             except UnicodeEncodeError:
                 raise GoRegexpError("invalid UTF-8", pattern) from None
-        try:
-            self._re = re2.compile(pattern, _OPTS)
-        except re2.error as exc:
-            msg = exc.args[0] if exc.args else str(exc)
-            if isinstance(msg, bytes):
-                msg = msg.decode("utf-8", "replace")
-            raise _go_error(str(msg)) from None
-        if _find_backslash_c(pattern):
-            raise GoRegexpError("invalid escape sequence", "\\C")
+        self._re = _compile(pattern)
         self.pattern = pattern
         names = capture_names(pattern)
         if len(names) != self._re.groups + 1:  # scanner disagreed; trust RE2

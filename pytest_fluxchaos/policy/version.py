@@ -117,7 +117,11 @@ def _leading_zero(num: str) -> bool:
 
 @dataclass(frozen=True)
 class Version:
-    """A parsed version; ``original`` is the exact input (Go ``Original()``)."""
+    """A parsed version; ``original`` is the exact input (Go ``Original()``).
+
+    ``==`` is field equality (metadata included); use :meth:`compare` for
+    Masterminds precedence, which ignores metadata.
+    """
 
     major: int
     minor: int

@@ -10,6 +10,7 @@ about Flux: the real-controller tests use the docker backend.
 from __future__ import annotations
 
 import itertools
+import random
 import json
 import threading
 import time
@@ -39,6 +40,7 @@ class SimPod:
     reason: str | None = None
     oom_killed: bool = False
     restart_at: float | None = None
+    restart_at_time: float = 0.0  # when the current container started
 
     def status(self, namespace: str) -> PodStatus:
         return PodStatus(namespace=namespace, name=self.name, container_id=f"c{self.container}",
@@ -77,6 +79,7 @@ class SimEnvironment:
         self.registry_up = True
         self.namespaces: dict[str, SimNamespace] = {}
         self._ids = itertools.count(1)
+        self._rng = random.Random(0)
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="simcluster", daemon=True)
@@ -210,7 +213,7 @@ class SimEnvironment:
     def _tick(self, ns: SimNamespace, now: float) -> None:
         for pod in ns.pods:
             if not pod.running and pod.restart_at is not None and now >= pod.restart_at:
-                pod.running, pod.restart_at = True, None
+                pod.running, pod.restart_at, pod.restart_at_time = True, None, now
                 pod.container = next(self._ids)
                 pod.restart_count += 1
                 self._emit_pod(ns, pod)
@@ -229,7 +232,10 @@ class SimEnvironment:
         if ns.holder is None or now - ns.renewed > ns.lease_duration:
             candidates = [p for p in ns.pods if p.running]
             if candidates:
-                new_leader = candidates[0]
+                # The lease race: a long-running standby observed the last renewal
+                # earlier than a freshly restarted process, so it usually wins.
+                candidates.sort(key=lambda p: p.restart_at_time)
+                new_leader = candidates[0] if self._rng.random() < 0.7 else candidates[-1]
                 ns.holder, ns.renewed = new_leader.name, now
                 ns.observed["container"] = new_leader.container
                 self._emit_lease(ns)

@@ -21,10 +21,11 @@ scenarios:
       - push: {image: app, tags: [1.0.0, 1.1.0]}
       - after: {policy: app-semver, tag: 1.1.0, timeout: 10s}
         fault: {kind: oom-kill, target: leader, confirm-timeout: 5s}
+        repeat: {times: 6, until: {leader: other, timeout: 5s}}
       - push: {image: app, tags: [1.2.0]}
       - after: {policy: app-semver, tag: 1.2.0, timeout: 10s}
         fault: {kind: oom-kill, target: leader, confirm-timeout: 5s}
-      - after: {leader: changed, timeout: 10s}
+        repeat: {times: 6, until: {leader: other, timeout: 5s}}
     expect:
       ha-emptydir: {no-regression: false, converges: any}
     bounds: {converge: 4s, stuck: 6s, wait: 10s, timeout: 60s}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: Docker engine, the Python package with its test extras, and
+# the asset cache (offline build from the Go module proxy, or official images online).
+# Idempotent: a warm machine does no work.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-docker.sh
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+python3 -m pytest_fluxchaos.assets build --flux-version 2.9.4
+python3 -m pytest_fluxchaos.assets build --flux-version 2.3.0
