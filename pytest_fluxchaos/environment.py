@@ -38,6 +38,9 @@ class Environment(Protocol):
 
     def delete_tag(self, namespace: str, image: str, tag: str) -> None: ...
 
+    def request_reconcile(self, namespace: str, kind: str, name: str) -> None:
+        """Ask Flux to reconcile an object now (ImageRepository or ImagePolicy)."""
+
     def observe(self, namespace: str, history: History) -> Callable[[], list[str]]:
         """Start recording observations; the returned function stops and returns errors."""
 

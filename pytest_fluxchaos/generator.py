@@ -22,7 +22,8 @@ from .environment import Environment
 from .history import (Event, Fault, History, LeaseHolder, Note, Op, PolicyLatest, PolicyReady,
                       RepositoryScan)
 from .nemesis import Nemesis
-from .scenario import DeleteAction, Jitter, PushAction, Scenario, Step, Trigger
+from .scenario import (DeleteAction, Jitter, PushAction, ReconcileAction, Scenario, Step,
+                       Trigger)
 from .tags import TagCursor, build_series
 
 
@@ -140,6 +141,11 @@ class Generator:
                 return scanned, f"repository {trigger.scan} scanned after {trigger.contains} was pushed"
             return (lambda: any(t > started for t in v.scans.get(key, [])),
                     f"repository {trigger.scan} scanned")
+        if trigger.pods is not None:
+            def all_running() -> bool:
+                pods = self.env.pods(self.ns)
+                return bool(pods) and all(p.state == "running" for p in pods)
+            return all_running, "every controller pod is running"
         assert trigger.fault is not None
         return (lambda: trigger.fault in v.confirmed, f"fault {trigger.fault} confirmed")
 
@@ -244,6 +250,11 @@ class Generator:
         elif isinstance(action, DeleteAction):
             for tag in action.tags:
                 self.delete(action.image, tag)
+        elif isinstance(action, ReconcileAction):
+            kind, name = (("ImageRepository", action.repository) if action.repository
+                          else ("ImagePolicy", action.policy))
+            self.env.request_reconcile(self.ns, kind, name or "")
+            self.history.record(Note, message=f"reconcile requested for {kind} {name}")
         elif action is not None:
             self.nemesis.inject(action)
 

@@ -15,6 +15,8 @@ the runner go through :class:`KubeClient`, which offers exactly what fluxchaos n
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -174,8 +176,11 @@ class KubeClient:
         self.custom = k8s.CustomObjectsApi(self.api_client)
         self.apiext = k8s.ApiextensionsV1Api(self.api_client)
         self.rbac = k8s.RbacAuthorizationV1Api(self.api_client)
-        self._discovery_cache = Path(discovery_cache) if discovery_cache else (
-            self.kubeconfig.with_name(self.kubeconfig.name + ".discovery.json")
+        # Never the client's shared default (/tmp/osrcp-<host hash>.json): a new cluster
+        # on a reused 127.0.0.1 port would read a stale discovery cache.
+        self._own_cache = discovery_cache is None
+        self._discovery_cache = Path(discovery_cache) if discovery_cache else Path(
+            tempfile.gettempdir(), f"fluxchaos-discovery-{os.getpid()}-{id(self):x}.json"
         )
         self._dynamic: DynamicClient | None = None
         self._image_versions: dict[str, str] = {}
@@ -193,6 +198,11 @@ class KubeClient:
             self.api_client.close()
         except Exception:  # noqa: BLE001
             pass
+        if self._own_cache:
+            try:
+                self._discovery_cache.unlink()
+            except OSError:
+                pass
 
     def __enter__(self) -> KubeClient:
         return self
@@ -301,7 +311,8 @@ class KubeClient:
             return not pending
 
         wait_for(check, timeout=timeout, what=f"CRDs {sorted(pending)} to be Established")
-        self.dynamic.resources.invalidate_cache() if self._dynamic is not None else None
+        if self._dynamic is not None:
+            self._dynamic.resources.invalidate_cache()
 
     # -- namespaces and service accounts -----------------------------------------------
 

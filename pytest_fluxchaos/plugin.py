@@ -96,9 +96,9 @@ class SuiteFile(pytest.File):
                                              f"expected one of: {', '.join(sorted(known))}")])
         for scenario in suite.scenarios:
             variant_names = suite.variants_for(scenario, fc.settings.variants)
-            wanted_versions = scenario.flux_versions or versions
-            if fc.settings.flux_versions and scenario.flux_versions:
-                wanted_versions = [v for v in versions if v in scenario.flux_versions] or versions
+            # A scenario may be limited to some Flux versions (e.g. a field only v1 has).
+            wanted_versions = ([v for v in versions if v in scenario.flux_versions]
+                               if scenario.flux_versions else versions)
             for variant in variant_names:
                 for version in wanted_versions:
                     label = variant if len(wanted_versions) == 1 else f"{variant}@{version}"

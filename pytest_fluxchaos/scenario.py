@@ -101,13 +101,15 @@ class Trigger(Model):
     scan: str | None = None
     contains: str | None = None
     fault: str | None = None
+    pods: Literal["running"] | None = None
     timeout: Duration | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:
-        subjects = [k for k in ("policy", "leader", "scan", "fault") if getattr(self, k) is not None]
+        subjects = [k for k in ("policy", "leader", "scan", "fault", "pods")
+                    if getattr(self, k) is not None]
         if len(subjects) != 1:
-            raise ValueError("expected exactly one of policy, leader, scan, fault")
+            raise ValueError("expected exactly one of policy, leader, scan, fault, pods")
         if (self.tag is not None or self.ready is not None) and self.policy is None:
             raise ValueError("tag/ready apply to a policy trigger")
         if self.contains is not None and self.scan is None:
@@ -155,6 +157,20 @@ class DeleteAction(Model):
     tags: list[str]
 
 
+class ReconcileAction(Model):
+    """Request an immediate reconcile (``reconcile.fluxcd.io/requestedAt``), as a
+    registry webhook or ``flux reconcile image repository`` would."""
+
+    repository: str | None = None
+    policy: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ReconcileAction:
+        if (self.repository is None) == (self.policy is None):
+            raise ValueError("expected exactly one of repository or policy")
+        return self
+
+
 class FaultAction(Model):
     kind: Literal["oom-kill", "kill", "pod-delete", "lease-delete", "registry-outage"]
     target: Annotated[str, Field(pattern=r"^(leader|standby|registry|pod-\d+)$")] = "leader"
@@ -183,22 +199,23 @@ class Step(Model):
     push: PushAction | None = None
     delete: DeleteAction | None = None
     fault: FaultAction | None = None
+    reconcile: ReconcileAction | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Step:
-        actions = [k for k in ("push", "delete", "fault") if getattr(self, k) is not None]
+        actions = [k for k in ("push", "delete", "fault", "reconcile") if getattr(self, k) is not None]
         if len(actions) > 1:
             raise ValueError(f"a step has at most one action, got {', '.join(actions)}")
         if not actions and self.after is None and self.at is None and self.delay is None:
-            raise ValueError("empty step: expected an action (push, delete, fault) "
+            raise ValueError("empty step: expected an action (push, delete, fault, reconcile) "
                              "or a wait (at, after, delay)")
         if self.at is not None and self.after is not None:
             raise ValueError("use either at or after, not both")
         return self
 
     @property
-    def action(self) -> PushAction | DeleteAction | FaultAction | None:
-        return self.push or self.delete or self.fault
+    def action(self) -> PushAction | DeleteAction | FaultAction | ReconcileAction | None:
+        return self.push or self.delete or self.fault or self.reconcile
 
 
 class Bounds(Model):

@@ -254,6 +254,14 @@ def check_references(scenario: Scenario, known_variants: dict[str, Any]) -> list
                 and not scenario.image(step.push.image).tags):
             out.append((("steps", i, "push", "next"),
                         f"steps.{i}.push.next: image {step.push.image!r} has no tag sequence"))
+        if step.reconcile is not None:
+            rec = step.reconcile
+            if rec.repository is not None and rec.repository not in repos:
+                out.append((("steps", i, "reconcile", "repository"),
+                            f"steps.{i}.reconcile.repository: unknown repository {rec.repository!r}"))
+            if rec.policy is not None and rec.policy not in policies:
+                out.append((("steps", i, "reconcile", "policy"),
+                            f"steps.{i}.reconcile.policy: unknown policy {rec.policy!r}"))
         if step.fault and step.fault.id:
             if step.fault.id in fault_ids:
                 out.append((("steps", i, "fault", "id"),

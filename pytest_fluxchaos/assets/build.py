@@ -97,6 +97,9 @@ class Builder:
             (self.cache / sub).mkdir(parents=True, exist_ok=True)
         self._go_checked = False
         self._network_dead: str | None = None
+        # Repository prefix of the images we build ("fluxchaos/<name>:<version>").
+        # Docker tags are global; a separate prefix isolates an experimental cache.
+        self.prefix = os.environ.get("FLUXCHAOS_IMAGE_PREFIX", "fluxchaos").rstrip("/")
 
     # ------------------------------------------------------------------ #
     # bookkeeping
@@ -308,9 +311,17 @@ class Builder:
     # OS images
     # ------------------------------------------------------------------ #
 
-    DEBIAN_TAG = f"fluxchaos/debian:{versions.DEBIAN_SUITE}"
-    BASE_TAG = f"fluxchaos/base:{versions.DEBIAN_SUITE}"
-    STRESS_TAG = f"fluxchaos/stress:{versions.DEBIAN_SUITE}"
+    @property
+    def DEBIAN_TAG(self) -> str:  # noqa: N802
+        return f"{self.prefix}/debian:{versions.DEBIAN_SUITE}"
+
+    @property
+    def BASE_TAG(self) -> str:  # noqa: N802
+        return f"{self.prefix}/base:{versions.DEBIAN_SUITE}"
+
+    @property
+    def STRESS_TAG(self) -> str:  # noqa: N802
+        return f"{self.prefix}/stress:{versions.DEBIAN_SUITE}"
 
     def debian(self, online: bool = False) -> str:
         suite = versions.DEBIAN_SUITE
@@ -417,7 +428,7 @@ class Builder:
 
     def _program_image(self, name: str, version: str, base_id: str, binaries: dict[str, Path], bin_key: str,
                        dockerfile_tail: str, extra_files: dict[str, Path | str] | None = None) -> str:
-        tag = f"fluxchaos/{name}:{version}"
+        tag = f"{self.prefix}/{name}:{version}"
         key = f"image-{name}-{version}"
         inputs = {"from": base_id, "binaries": {n: self.bin_sha(bin_key, n) for n in binaries}}
         if extra_files:

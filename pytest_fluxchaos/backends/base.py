@@ -78,6 +78,9 @@ class Backend(Protocol):
     def install_flux(self, request: InstallRequest, progress: Callable[[str], None]) -> None:
         """Install CRDs/RBAC once, then run the Deployment's pods in its namespace."""
 
+    def uninstall(self, namespace: str) -> None:
+        """Remove the namespace's pods and their volumes (other namespaces keep running)."""
+
     def pods(self, namespace: str) -> list[PodStatus]: ...
 
     def kill_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:

@@ -146,6 +146,13 @@ class FakeSource:
             self._epochs[key] = self._epochs.get(key, 0) + 1
             self._cond.notify_all()
 
+    def disconnect_all(self) -> None:
+        """End every open watch stream."""
+        with self._cond:
+            for key in set(self._log) | set(self._objects) | set(self._epochs):
+                self._epochs[key] = self._epochs.get(key, 0) + 1
+            self._cond.notify_all()
+
     def fail_list(self, kind: str | Resource, namespace: str, error: BaseException,
                   times: int = 1) -> None:
         self._list_errors.setdefault((_kind(kind), namespace), []).extend([error] * times)
@@ -179,6 +186,7 @@ class FakeSource:
             errors = self._watch_errors.get(key)
             if errors:
                 raise errors.pop(0)
+            self._epochs.setdefault(key, 0)
             cursor = int(resource_version or self._rv)
             if cursor < self._compacted.get(key, 0) - 1:
                 raise WatchExpired(f"too old resource version: {cursor}")

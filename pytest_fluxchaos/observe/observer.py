@@ -35,6 +35,10 @@ from .trackers import (EventTracker, LeaseTracker, PodTracker, PolicyTracker, Re
 PodsFn = Callable[[str], list[PodStatus]]
 
 
+class _WatchErrorEvent(RuntimeError):
+    """An ERROR event other than 410 in a watch stream: retry with a fresh list."""
+
+
 class ObserverError(Exception):
     """Raised by ``Observer.raise_for_errors`` / ``start(sync_timeout=...)``."""
 
@@ -103,7 +107,7 @@ class Observer:
             source = KubeSource(api_client, pool_size=4 * len(self.namespaces) + 8)
         self.source: WatchSource = source
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
         self._streams: dict[str, WatchStream] = {}
         self._synced: dict[str, threading.Event] = {}
@@ -321,6 +325,8 @@ class Observer:
             except Exception as exc:  # noqa: BLE001 - network errors, HTTP errors
                 if self._stop.is_set():
                     return
+                if isinstance(exc, _WatchErrorEvent):
+                    rv = None  # replaying from the same version could repeat the error
                 failures += 1
                 fatal = failures >= self.max_failures
                 message = f"{resource} in {namespace}: {_describe(exc)}"
@@ -345,7 +351,7 @@ class Observer:
             if code == 410:
                 self._count("expired")
                 return None
-            raise RuntimeError(f"watch error {code} {obj.get('reason', '')}: {obj.get('message', '')}")
+            raise _WatchErrorEvent(f"watch error {code} {obj.get('reason', '')}: {obj.get('message', '')}")
         new_rv = resource_version(obj) or rv
         if etype == "BOOKMARK":
             return new_rv

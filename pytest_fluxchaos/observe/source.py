@@ -87,18 +87,23 @@ class KubeWatchStream:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         buffer = bytearray()
         try:
-            for chunk in self._resp.stream(amt=None, decode_content=True):
+            try:
+                for chunk in self._resp.stream(amt=None, decode_content=True):
+                    if self._closed:
+                        return
+                    buffer.extend(chunk if isinstance(chunk, (bytes, bytearray)) else chunk.encode())
+                    while True:
+                        newline = buffer.find(b"\n")
+                        if newline < 0:
+                            break
+                        line = bytes(buffer[:newline]).strip()
+                        del buffer[:newline + 1]
+                        if line:
+                            yield json.loads(line)
+            except Exception:
                 if self._closed:
-                    return
-                buffer.extend(chunk if isinstance(chunk, (bytes, bytearray)) else chunk.encode())
-                while True:
-                    newline = buffer.find(b"\n")
-                    if newline < 0:
-                        break
-                    line = bytes(buffer[:newline]).strip()
-                    del buffer[:newline + 1]
-                    if line:
-                        yield json.loads(line)
+                    return  # our own close() broke the read: a clean end
+                raise
             tail = bytes(buffer).strip()
             if tail and not self._closed:
                 yield json.loads(tail)
@@ -150,6 +155,7 @@ class KubeSource:
         cfg = copy.deepcopy(api_client.configuration)
         cfg.connection_pool_maxsize = max(int(getattr(cfg, "connection_pool_maxsize", 0) or 0),
                                           pool_size)
+        cfg.retries = False  # the observer retries itself (bounded, with backoff, recorded)
         self._api = client.ApiClient(cfg)
         for name, value in (getattr(api_client, "default_headers", None) or {}).items():
             self._api.set_default_header(name, value)

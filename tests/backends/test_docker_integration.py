@@ -42,7 +42,10 @@ def _assets() -> Any:
     if os.environ.get("FLUXCHAOS_TEST_BUILD_ASSETS") == "1":
         return ensure_assets(FLUX_VERSION, progress=lambda m: None)
     irc, flux = resolve_irc_version(FLUX_VERSION)
-    warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
+    try:  # a warm-cache lookup only: never start a 20-minute build from a test
+        warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
+    except Exception as exc:  # noqa: BLE001 - the assets internals moved: say so
+        pytest.skip(f"cannot check the assets cache ({exc}); set FLUXCHAOS_TEST_BUILD_ASSETS=1")
     if warm is None:
         pytest.skip(
             f"images for Flux {FLUX_VERSION} are not built; run `python -m pytest_fluxchaos.assets build` "
@@ -372,6 +375,29 @@ def test_ha_shared_volume_crash_loops(backend: DockerBackend, assets: Any) -> No
     assert bad[0].exit_code not in (None, 0, 137) and bad[0].reason in ("Error", "CrashLoopBackOff")
     logs = backend.logs(ns, bad[0].name, previous=True) + backend.logs(ns, bad[0].name)
     assert "lock" in logs.lower() or "badger" in logs.lower(), logs[-2000:]
+
+
+def test_uninstall_and_reinstall(backend: DockerBackend, assets: Any, ha: str) -> None:
+    ns = "ha-shared"
+    others = {p.name: p.container_id for p in backend.pods(ha)}
+    backend.uninstall(ns)
+    assert backend.pods(ns) == []
+    client = _docker()
+    sel = [f"{LABEL_RUN}={backend.run_id}", f"io.fluxchaos.namespace={ns}"]
+    assert client.containers.list(all=True, filters={"label": sel}) == []
+    assert client.volumes.list(filters={"label": sel}) == []
+    client.close()
+    assert {p.name: p.container_id for p in backend.pods(ha)} == others  # untouched
+    backend.uninstall(ns)  # idempotent
+    t0 = time.monotonic()
+    backend.install_flux(
+        InstallRequest(namespace=ns, deployment=_deployment(assets, 1, shared_data=True),
+                       irc_version=assets.irc_version),
+        lambda m: None,
+    )
+    pods = backend.pods(ns)
+    assert len(pods) == 1 and pods[0].state == "running" and pods[0].restart_count == 0
+    _report("re-install into the same namespace -> ready + lease held", time.monotonic() - t0)
 
 
 def test_teardown_after_exception(assets: Any) -> None:

@@ -126,6 +126,14 @@ class SimEnvironment:
         with self._lock:
             self.registry.get((namespace, image), set()).discard(tag)
 
+    def request_reconcile(self, namespace: str, kind: str, name: str) -> None:
+        with self._lock:
+            ns = self.namespaces[namespace]
+            if kind == "ImageRepository":
+                ns.repos[name]["scan_time"] = None  # scan now
+            else:
+                ns.policies[name]["pending"] = True
+
     def observe(self, namespace: str, history: History):
         with self._lock:
             self.namespaces[namespace].history = history

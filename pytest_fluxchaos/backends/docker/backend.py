@@ -314,13 +314,15 @@ class DockerBackend:
         self._require()
         return self._kube
 
-    def _resolve_assets(self) -> Any:
+    def _resolve_assets(self, progress: Callable[[str], None] | None = None) -> Any:
         try:
             from pytest_fluxchaos.assets import ensure_assets  # type: ignore[attr-defined]
         except ImportError as exc:
             raise BackendError(f"the assets module is unavailable ({exc}); {ASSETS_HINT}") from None
         try:
-            return ensure_assets(self.flux_version or "2.9.4")
+            if progress is None:
+                return ensure_assets(self.flux_version or "2.9.4")
+            return ensure_assets(self.flux_version or "2.9.4", progress=progress)
         except BackendError:
             raise
         except Exception as exc:  # noqa: BLE001 - AssetError and friends: one line
@@ -428,7 +430,9 @@ class DockerBackend:
                 raise
 
     def _provision(self, progress: Callable[[str], None], t0: float) -> None:
-        assets = self.assets
+        if self._assets is None:
+            self._assets = self._resolve_assets(progress)
+        assets = self._assets
         for ref in (assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image):
             self._image_config(ref)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -540,33 +544,42 @@ class DockerBackend:
         )
 
     def _wait_apiserver(self, pki_dir: Path) -> None:
+        """GET /readyz (admin client cert) until 200, bounded by ``apiserver_timeout``."""
+        import tenacity
+
         ctx = ssl.create_default_context(cafile=str(pki_dir / "ca.crt"))
         ctx.load_cert_chain(str(pki_dir / "admin.crt"), str(pki_dir / "admin.key"))
         url = f"https://127.0.0.1:{self.apiserver_port}/readyz"
-        deadline = time.monotonic() + self.apiserver_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, context=ctx, timeout=3) as resp:
-                    if resp.status == 200:
-                        return
-                    last = f"HTTP {resp.status}"
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}"
-            except Exception as exc:  # noqa: BLE001
-                last = _one_line(exc, 120)
+
+        def probe() -> None:
             for name in (self.apiserver_name, self.etcd_name):
                 state = self._docker.api.inspect_container(name)["State"]
-                if not state.get("Running"):
+                if not state.get("Running"):  # fatal: not retried
                     raise BackendError(
                         f"{name} exited with code {state.get('ExitCode')} before the apiserver was ready; "
                         f"last log lines: {self._logs_tail(name)}"
                     )
-            time.sleep(0.25)
-        raise BackendError(
-            f"kube-apiserver not ready within {self.apiserver_timeout:g}s ({last}); "
-            f"last log lines: {self._logs_tail(self.apiserver_name)}"
-        )
+            try:
+                with urllib.request.urlopen(url, context=ctx, timeout=3) as resp:
+                    if resp.status != 200:
+                        raise _NotReady(f"HTTP {resp.status}")
+            except urllib.error.HTTPError as exc:
+                raise _NotReady(f"HTTP {exc.code}") from None
+            except (OSError, ssl.SSLError) as exc:
+                raise _NotReady(_one_line(exc, 120)) from None
+
+        try:
+            tenacity.Retrying(
+                stop=tenacity.stop_after_delay(self.apiserver_timeout),
+                wait=tenacity.wait_fixed(0.25),
+                retry=tenacity.retry_if_exception_type(_NotReady),
+                reraise=True,
+            )(probe)
+        except _NotReady as exc:
+            raise BackendError(
+                f"kube-apiserver not ready within {self.apiserver_timeout:g}s ({exc}); "
+                f"last log lines: {self._logs_tail(self.apiserver_name)}"
+            ) from None
 
     def _write_kubeconfig(self) -> None:
         import base64
@@ -987,6 +1000,39 @@ class DockerBackend:
             except BackendError as exc:
                 raise BackendError(f"image-reflector-controller in {state.name} never took the Lease: {exc}") from None
 
+    def uninstall(self, namespace: str) -> None:
+        """Remove the namespace's pods, their volumes (emptyDir and PVC) and its Lease.
+
+        Other namespaces keep running; the namespace can be installed again. The
+        Kubernetes Namespace object stays (with no kube-controller-manager its deletion
+        would never finish), and so do the image objects in it.
+        """
+        self._require()
+        assert self._sup is not None
+        with self._lock:
+            state = self._namespaces.pop(namespace, None)
+            for rec in self._sup.records(namespace):
+                self._sup.remove(namespace, rec.name)
+        api = self._docker.api
+        selector = [f"{LABEL_RUN}={self.run_id}", f"{LABEL_NAMESPACE}={namespace}"]
+        for c in api.containers(all=True, filters={"label": selector}):
+            try:
+                api.remove_container(c["Id"], force=True, v=True)
+            except Exception:  # noqa: BLE001
+                pass
+        for vol in (api.volumes(filters={"label": selector}) or {}).get("Volumes") or []:
+            try:
+                api.remove_volume(vol["Name"], force=True)
+            except Exception:  # noqa: BLE001
+                pass
+        if state is not None:
+            shutil.rmtree(self.run_dir / "serviceaccounts" / namespace, ignore_errors=True)
+            try:
+                # The dead pods' Lease would make a re-install wait out its duration.
+                self._kube.delete_lease(namespace)
+            except BackendError:
+                pass
+
     # -- observation --------------------------------------------------------------------------
 
     def pods(self, namespace: str) -> list[PodStatus]:
@@ -1246,4 +1292,8 @@ class DockerBackend:
 
 
 class _PortInUse(BackendError):
+    pass
+
+
+class _NotReady(Exception):
     pass

@@ -43,10 +43,15 @@ def remove_labelled(docker: Any, label: str, *, attempts: int = 3) -> dict[str, 
     for attempt in range(attempts):
         errors.clear()
         try:
-            containers = api.containers(all=True, filters={"label": label})
-            if containers:
-                with ThreadPoolExecutor(max_workers=min(8, len(containers))) as pool:
-                    list(pool.map(rm_container, [c["Id"] for c in containers]))
+            ids = [c["Id"] for c in api.containers(all=True, filters={"label": label})]
+            if ids:
+                try:
+                    with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
+                        list(pool.map(rm_container, ids))
+                except RuntimeError:
+                    # At interpreter exit (atexit after SIGTERM) no new threads: one by one.
+                    for cid in ids:
+                        rm_container(cid)
             for net in api.networks(filters={"label": label}):
                 try:
                     api.remove_network(net["Id"])

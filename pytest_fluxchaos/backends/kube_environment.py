@@ -1,0 +1,169 @@
+"""A real environment: a backend (docker, kind) + the Kubernetes API + the registry.
+
+This is where the domain's :class:`~pytest_fluxchaos.environment.Environment` meets
+real clients. Everything Kubernetes-side (objects, the leader Lease, observation) is
+the same for every backend; only pods, faults on containers and the registry's
+location come from the backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..durations import format_duration
+from ..environment import Progress
+from ..history import History
+from ..kube import KubeClient
+from ..registry import RegistryClient, RegistryError
+from ..scenario import Scenario
+from ..variants import Variant, render
+from .base import Backend, BackendError, InstallRequest, PodStatus
+
+
+class KubeEnvironment:
+    """Implements the domain's Environment protocol on top of a provisioned backend."""
+
+    def __init__(self, backend: Backend, *, irc_version: str, flux_version: str | None,
+                 manifests_dir: Path, irc_image: str | None = None) -> None:
+        self.backend = backend
+        self.backend_name = backend.name
+        self.irc_version = irc_version
+        self.flux_version = flux_version
+        self.manifests_dir = manifests_dir
+        self.irc_image = irc_image
+        self.kube = KubeClient(str(backend.cluster().kubeconfig))
+        endpoint = backend.registry()
+        self.registry_endpoint = endpoint
+        self.registry_client = RegistryClient(endpoint.host_url)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- deployment ------------------------------------------------------------------
+    def upstream_deployment(self) -> dict[str, Any]:
+        path = self.manifests_dir / "deployment.yaml"
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        return next(d for d in docs if d.get("kind") == "Deployment")
+
+    def manifests(self, namespace: str, variant: Variant) -> list[dict[str, Any]]:
+        return render(self.upstream_deployment(), variant, namespace=namespace,
+                      image=self.irc_image)
+
+    def deploy(self, namespace: str, variant: Variant, progress: Progress) -> None:
+        deployment, *_extra = self.manifests(namespace, variant)
+        self.backend.install_flux(InstallRequest(namespace=namespace, deployment=deployment,
+                                                 irc_version=self.irc_version), progress)
+
+    def apply_objects(self, namespace: str, scenario: Scenario, variant: Variant) -> None:
+        v1 = not self.irc_version.startswith("v0.")
+        for repo in scenario.repositories:
+            extra: dict[str, Any] = {}
+            if repo.timeout is not None:
+                extra["timeout"] = format_duration(repo.timeout)
+            if repo.exclusion_list is not None:
+                extra["exclusionList"] = list(repo.exclusion_list)
+            self.kube.create_image_repository(
+                namespace, repo.name, self.image_ref(namespace, repo.image),
+                interval=format_duration(repo.interval),
+                insecure=self.registry_endpoint.insecure, extra_spec=extra)
+        for pol in scenario.policies:
+            extra = {}
+            if pol.filter_tags:
+                extra["filterTags"] = dict(pol.filter_tags)
+            reflection = variant.digest_reflection_policy or pol.digest_reflection_policy
+            if reflection != "Never":
+                if not v1:
+                    raise BackendError(f"digestReflectionPolicy {reflection} needs IRC v1.x "
+                                       f"(running {self.irc_version})")
+                extra["digestReflectionPolicy"] = reflection
+                if reflection == "Always":
+                    extra["interval"] = format_duration(pol.interval or 600.0)
+            self.kube.create_image_policy(namespace, pol.name, pol.repository, pol.policy,
+                                          extra_spec=extra)
+
+    def image_ref(self, namespace: str, image: str) -> str:
+        """What ImageRepository.spec.image holds: the registry as seen from the cluster."""
+        return f"{self.registry_endpoint.cluster_host}/{self.repository(namespace, image)}"
+
+    @staticmethod
+    def repository(namespace: str, image: str) -> str:
+        # One registry for all variants: a namespace prefix keeps their tags apart.
+        return f"{namespace}/{image}"
+
+    # -- clients ------------------------------------------------------------------------
+    def push_tag(self, namespace: str, image: str, tag: str) -> str:
+        try:
+            return self.registry_client.push_tag(self.repository(namespace, image), tag)
+        except RegistryError as exc:
+            if "not reachable" in str(exc):
+                raise ConnectionError(str(exc)) from None
+            raise
+
+    def delete_tag(self, namespace: str, image: str, tag: str) -> None:
+        try:
+            self.registry_client.delete_tag(self.repository(namespace, image), tag)
+        except RegistryError as exc:
+            if "not reachable" in str(exc):
+                raise ConnectionError(str(exc)) from None
+            raise
+
+    def request_reconcile(self, namespace: str, kind: str, name: str) -> None:
+        self.kube.request_reconcile(kind, namespace, name)
+
+    def observe(self, namespace: str, history: History) -> Callable[[], list[str]]:
+        from ..observe import Observer
+
+        observer = Observer(self.kube.api_client, namespaces=[namespace],
+                            image_api_version=self.kube.image_api_version(),
+                            history=history, pods_fn=self.backend.pods)
+        observer.start()
+
+        def stop() -> list[str]:
+            observer.stop()
+            return [str(e) for e in observer.errors]
+        return stop
+
+    # -- cluster state and faults -------------------------------------------------------
+    def leader(self, namespace: str) -> str | None:
+        return self.kube.lease_holder(namespace)
+
+    def pods(self, namespace: str) -> list[PodStatus]:
+        return self.backend.pods(namespace)
+
+    def kill(self, namespace: str, pod: str) -> dict[str, Any]:
+        return {"signal": "KILL", "container_id": self.backend.kill_container(namespace, pod, "KILL")}
+
+    def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]:
+        return self.backend.oom_kill(namespace, pod, timeout)
+
+    def delete_pod(self, namespace: str, pod: str) -> str:
+        return self.backend.delete_pod(namespace, pod)
+
+    def delete_lease(self, namespace: str) -> str | None:
+        holder = self.kube.lease_holder(namespace)
+        self.kube.delete_lease(namespace)
+        return holder
+
+    def registry_outage(self, down: bool) -> None:
+        self.backend.registry_outage(down)
+
+    def registry_reachable(self) -> bool:
+        return self.registry_client.is_up()
+
+    def undeploy(self, namespace: str) -> None:
+        self.backend.uninstall(namespace)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self.registry_client.close()
+            self.kube.close()
+        finally:
+            self.backend.teardown()
