@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 python3 -m pytest_fluxchaos.assets build --flux-version 2.9.4
-python3 -m pytest_fluxchaos.assets build --flux-version 2.3.0
+python3 -m pytest_fluxchaos.assets build --flux-version 2.9.3

@@ -86,7 +86,7 @@ def k8s_event(uid: str, reason: str, message: str, *, count: int = 1, etype: str
     return {"kind": "Event", "metadata": {"name": f"{name}.{uid}", "namespace": NS, "uid": uid},
             "involvedObject": {"kind": kind, "namespace": NS, "name": name},
             "reason": reason, "message": message, "type": etype, "count": count,
-            "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:0%dZ" % count,
+            "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": f"2026-01-01T00:00:0{count}Z",
             "source": {"component": "image-reflector-controller"}}
 
 
@@ -526,9 +526,9 @@ def test_persistent_failure_is_fatal_and_recorded(source: FakeSource, history: H
     assert len(notes) == 1 and notes[0].data["fatal"] is True
     with pytest.raises(ObserverError):
         obs.raise_for_errors(fatal_only=True)
-    # the other watches keep working
-    source.apply("Lease", lease("irc-0_x"))
-    assert wait_for(lambda: len(history.of(LeaseHolder)) == 1)
+    # a failed start stops the observer: no threads are left behind
+    assert not obs.running and source.closed
+    assert not any(t.is_alive() for t in obs._threads)
 
 
 def test_bad_object_is_reported_and_watch_continues(source: FakeSource, history: History,

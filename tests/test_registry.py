@@ -400,7 +400,8 @@ def test_persistent_5xx_gives_up_bounded(scripted: tuple[str, Script]) -> None:
     script.add("PUT", "/v2/app/manifests/", 500,
                body={"errors": [{"code": "UNKNOWN", "message": "disk full"}]})
     script.add("HEAD", "/v2/app/blobs/", 200, headers={"Docker-Content-Digest": "x"})
-    with pytest.raises(RegistryError, match=r"push manifest app:v1 failed: HTTP 500 UNKNOWN: disk full") as info:
+    expected = r"push manifest app:v1 failed: HTTP 500 UNKNOWN: disk full"
+    with pytest.raises(RegistryError, match=expected) as info:
         RegistryClient(url, attempts=3).push_tag("app", "v1")
     assert info.value.indeterminate is True and info.value.status == 500
     assert sum(1 for m, p in script.seen if m == "PUT") == 3

@@ -117,14 +117,13 @@ class KubeEnvironment:
     def observe(self, namespace: str, history: History) -> Callable[[], list[str]]:
         from ..observe import Observer
 
-        observer = Observer(self.kube.api_client, namespaces=[namespace],
-                            image_api_version=self.kube.image_api_version(),
-                            history=history, pods_fn=self.backend.pods)
-        observer.start()
+        observer = Observer(self.kube.api_client, [namespace], history,
+                            api_version=self.kube.image_api_version(),
+                            pods_fn=self.backend.pods)
+        observer.start(sync_timeout=15)
 
         def stop() -> list[str]:
-            observer.stop()
-            return [str(e) for e in observer.errors]
+            return [str(e) for e in observer.stop()]
         return stop
 
     # -- cluster state and faults -------------------------------------------------------

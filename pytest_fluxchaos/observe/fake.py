@@ -55,8 +55,8 @@ class FakeStream:
                 if self._closed:
                     return
                 self._cursor = rv
-                if self._resource.name and event.get("type") != "ERROR" and \
-                        ((event.get("object") or {}).get("metadata") or {}).get("name") != self._resource.name:
+                name = ((event.get("object") or {}).get("metadata") or {}).get("name")
+                if self._resource.name and event.get("type") != "ERROR" and name != self._resource.name:
                     continue
                 yield copy.deepcopy(event)
 

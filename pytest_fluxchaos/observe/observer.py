@@ -141,7 +141,8 @@ class Observer:
     def start(self, sync_timeout: float | None = None) -> Observer:
         """Start the threads; with ``sync_timeout``, wait for every initial list.
 
-        Raises ObserverError if the initial lists do not complete in time.
+        If the initial lists do not complete in time, the observer is stopped and
+        ObserverError is raised (``errors`` still tells why).
         """
         with self._lock:
             if self._started:
@@ -157,6 +158,7 @@ class Observer:
         if sync_timeout is not None and not self.wait_synced(sync_timeout):
             pending = [n for n, e in self._synced.items() if not e.is_set()]
             errors = "; ".join(str(e) for e in self.errors[-3:])
+            self.stop()  # never leave threads behind an exception the caller cannot stop
             raise ObserverError(f"observers not synced within {sync_timeout:g}s: "
                                 f"{', '.join(pending)}" + (f" ({errors})" if errors else ""))
         return self
@@ -181,8 +183,10 @@ class Observer:
         """Stop all threads (idempotent); returns the error lines (``str`` of ``errors``)."""
         with self._lock:
             if self._stopped or not self._started:
-                self._stopped = True
-                return [str(e) for e in self.errors]
+                if not self._stopped:
+                    self._stopped = True
+                    self.source.close()
+                return self._error_lines()
             self._stopped = True
             self._stop.set()
             streams = list(self._streams.values())
@@ -196,7 +200,13 @@ class Observer:
             self._fail("observer", f"threads did not stop within {timeout:g}s: {', '.join(stuck)}",
                        fatal=True)
         self.source.close()
-        return [str(e) for e in self.errors]
+        return self._error_lines()
+
+    def _error_lines(self) -> list[str]:
+        lines = [str(e) for e in self.errors]
+        if self._dropped_errors:
+            lines.append(f"observer: {self._dropped_errors} more errors not kept")
+        return lines
 
     def __enter__(self) -> Observer:
         return self.start() if not self._started else self
@@ -287,7 +297,7 @@ class Observer:
                     items, rv = self.source.list(resource, namespace)
                     self._count("lists")
                     initial = first
-                    self._process(name, lambda: tracker.sync(items, initial=initial))
+                    self._process(name, lambda it=items, ini=initial: tracker.sync(it, initial=ini))
                     if first:
                         first = False
                         self._synced[name].set()
@@ -383,7 +393,7 @@ class Observer:
                                    f"{_describe(exc)}", fatal=False, exc=exc)
                     continue
                 streak[ns] = 0
-                self._process("observe-pods", lambda: trackers[ns].sync(pods, ns))
+                self._process("observe-pods", lambda n=ns, p=pods: trackers[n].sync(p, n))
             self._count("polls")
             if first:
                 first = False

@@ -185,7 +185,7 @@ class KubeSource:
                                       "_request_timeout": (self._connect_timeout, self._list_timeout)}
             if token:
                 kwargs["_continue"] = token
-            resp = self._translate(lambda: self._call(resource, namespace, **kwargs))
+            resp = self._translate(lambda kw=kwargs: self._call(resource, namespace, **kw))
             try:
                 body = json.loads(resp.data)
             finally:
