@@ -173,19 +173,31 @@ def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
 
 def _settle(scenario: Scenario, history: History, ctx: CheckContext, deadline: float,
             progress: Progress, nemesis: Nemesis) -> None:
-    """Observe after the last step until every policy converged (or the bound ends)."""
+    """Observe after the last step until every policy has converged and stayed so.
+
+    A policy that looks converged right after a leadership change may still be about
+    to regress (the new leader reconciles from its own DB a moment later), so the
+    converged state must hold for ``bounds.settle`` seconds before the run ends early.
+    """
     from .checkers import Converges
 
     start = history.now()
-    settle_until = start + scenario.bounds.settle
+    hold = scenario.bounds.settle
     limit = min(start + scenario.bounds.converge, deadline)
-    progress(f"settling (converge bound {scenario.bounds.converge:.0f}s)")
+    progress(f"settling (converge bound {scenario.bounds.converge:.0f}s, hold {hold:.0f}s)")
     checker = Converges()
+    since: float | None = None
     while history.now() < limit:
         nemesis.heal_due()
-        if history.now() >= settle_until and checker.check(history, ctx).valid is Validity.TRUE:
-            history.record(Note, message="converged", data={"after": round(history.now() - start, 3)})
-            return
+        now = history.now()
+        if checker.check(history, ctx).valid is Validity.TRUE:
+            since = now if since is None else since
+            if now - since >= hold:
+                history.record(Note, message="converged", data={"after": round(now - start, 3),
+                                                                "held": round(now - since, 3)})
+                return
+        else:
+            since = None
         _pause(0.5)
     history.record(Note, message="convergence bound reached")
 

@@ -224,7 +224,7 @@ class Bounds(Model):
     converge: Duration = 180.0
     stuck: Duration = 120.0
     wait: Duration = 240.0  # default timeout of an ``after`` trigger
-    settle: Duration = 0.0  # extra observation after the last step
+    settle: Duration = 10.0  # converged state must hold this long before the run ends early
     timeout: Duration = 1200.0  # whole scenario
 
 

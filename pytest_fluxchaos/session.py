@@ -143,13 +143,37 @@ class FluxChaosSession:
             flux_version = variant.flux_version
         else:
             flux_version = request.flux_version
-        env = self.environment(flux_version)
+        try:
+            env = self.environment(flux_version)
+        except EnvironmentUnavailable as exc:
+            self._write_unavailable(request, variant, flux_version, str(exc))
+            raise
         result = run_scenario(self.effective(request.scenario), variant, env,
                               seed=self.settings.seed, progress=self.progress,
                               keep=self.settings.keep)
         result.write_artifacts(self.artifacts_dir(request.nodeid))
         self.results.append((request.nodeid, result))
         return result
+
+
+    def _write_unavailable(self, request: RunRequest, variant: Variant, flux_version: str,
+                           error: str) -> None:
+        """Artifacts for an item whose environment never came up: every verdict unknown."""
+        from .checkers import Validity, Verdict
+        from .history import History, Note
+
+        history = History()
+        history.record(Note, message="environment unavailable", data={"error": error})
+        result = RunResult(scenario=request.scenario.name, variant=variant.name, namespace="",
+                           backend=self.settings.backend, irc_version="", flux_version=flux_version,
+                           seed=self.settings.seed or 0, history=history, error=error,
+                           expected=request.scenario.expected(variant.name, None, flux_version))
+        result.verdicts = {name: Verdict(checker=name, valid=Validity.UNKNOWN,
+                                         summary="not run: environment unavailable", story=[error],
+                                         data={})
+                           for name in ("no-regression", "converges", "never-stuck", "faults-landed")}
+        result.write_artifacts(self.artifacts_dir(request.nodeid))
+        self.results.append((request.nodeid, result))
 
 
 class ScenarioRunner:

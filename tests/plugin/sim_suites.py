@@ -28,7 +28,7 @@ scenarios:
         repeat: {times: 6, until: {leader: other, timeout: 5s}}
     expect:
       ha-emptydir: {no-regression: false, converges: any}
-    bounds: {converge: 4s, stuck: 6s, wait: 10s, timeout: 60s}
+    bounds: {converge: 4s, settle: 1s, stuck: 6s, wait: 10s, timeout: 60s}
 """
 
 STEADY = """
@@ -47,5 +47,5 @@ scenarios:
       - push: {image: app, next: 2}
       - repeat: {times: 2, every: 0.3s}
         push: {image: app, next: 1}
-    bounds: {converge: 5s, stuck: 5s, timeout: 30s}
+    bounds: {converge: 5s, settle: 1s, stuck: 5s, timeout: 30s}
 """

@@ -78,8 +78,15 @@ def test_steady_pushes_converge(project: pytest.Pytester) -> None:
 def test_environment_failure_is_one_line_and_artifacts_exist(
         project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLUXCHAOS_SIM_FAIL", "Docker is not running (start dockerd)")
-    result = project.runpytest("suites/", "--fluxchaos-backend=memory")
+    artifacts = project.path / "out"
+    result = project.runpytest("suites/", "--fluxchaos-backend=memory",
+                               f"--fluxchaos-artifacts={artifacts}")
     result.assert_outcomes(failed=3)
+    verdicts = sorted(artifacts.glob("*/verdict.json"))
+    assert len(verdicts) == 3
+    data = json.loads(verdicts[0].read_text())
+    assert data["error"].endswith("Docker is not running (start dockerd)")
+    assert {c["verdict"] for c in data["checkers"].values()} == {"unknown"}
     result.stdout.fnmatch_lines(["*fluxchaos: memory backend (Flux 2.9.4) unavailable: "
                                  "Docker is not running (start dockerd)*"])
     assert "Traceback" not in result.stdout.str()
@@ -100,7 +107,7 @@ def test_python_scenario_through_the_fixture(project: pytest.Pytester) -> None:
                     {"after": {"fault": "k1"}, "push": {"image": "app", "next": 1}},
                     {"delay": "0.5s", "fault": {"kind": "pod-delete"}},
                 ],
-                "bounds": {"converge": "5s", "timeout": "30s"},
+                "bounds": {"converge": "5s", "settle": "1s", "timeout": "30s"},
             }, variant="single")
             assert result.verdicts["no-regression"].valid.value == "true"
             assert result.verdicts["faults-landed"].valid.value == "true", result.verdicts["faults-landed"].story
