@@ -130,13 +130,14 @@ class ScenarioItem(pytest.Item):
         self.flux_version = flux_version
         self.add_marker(pytest.mark.fluxchaos_suite)
         self.result = None
+        self.request = RunRequest(
+            scenario=self.scenario, variant=variant, custom_variants=suite.variants,
+            flux_version=flux_version, nodeid=self.nodeid,
+            group=f"{self.path}::{scenario_name}@{flux_version}")
 
     def runtest(self) -> None:
         fc = self.config.stash[SESSION_KEY]
-        request = RunRequest(scenario=self.scenario, variant=self.variant,
-                             custom_variants=self.suite.variants,
-                             flux_version=self.flux_version, nodeid=self.nodeid)
-        self.result = result = fc.run(request, item=self)
+        self.result = result = fc.run(self.request, item=self)
         report = FailureReport.build(result)
         for key, value in report.properties():
             self.user_properties.append((key, value))
@@ -155,6 +156,16 @@ class ScenarioItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.suite.lines.get(self.scenario.name)
         return self.path, (line - 1) if line else None, f"{self.scenario.name}[{self.variant}]"
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    fc = config.stash.get(SESSION_KEY, None)
+    if fc is None:
+        return
+    for item in items:  # only selected items form parallel groups
+        if isinstance(item, ScenarioItem):
+            fc.add_to_group(item.request)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from concurrent.futures import Future
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,7 @@ class RunRequest:
     flux_version: str
     nodeid: str
     custom_variants: dict[str, Variant] = field(default_factory=dict)
+    group: str | None = None  # items of one scenario and Flux version (parallel variants)
 
 
 def _builtin_backends(registry: BackendRegistry) -> None:
@@ -83,9 +86,17 @@ class FluxChaosSession:
         self.environments: dict[tuple[str, str], Environment] = {}
         self.failures: dict[tuple[str, str], str] = {}
         self.results: list[tuple[str, RunResult]] = []
+        self.groups: dict[str, list[RunRequest]] = {}
+        self._futures: dict[str, Future[RunResult]] = {}
+        self._lock = threading.Lock()
+        self._env_lock = threading.Lock()
 
     # -- environments --------------------------------------------------------------
     def environment(self, flux_version: str, backend: str | None = None) -> Environment:
+        with self._env_lock:  # parallel variants share one environment
+            return self._environment(flux_version, backend)
+
+    def _environment(self, flux_version: str, backend: str | None = None) -> Environment:
         key = (backend or self.settings.backend, flux_version)
         if key in self.failures:
             raise EnvironmentUnavailable(self.failures[key])
@@ -134,7 +145,39 @@ class FluxChaosSession:
             return scenario
         return scenario.model_copy(update={"bounds": bounds.model_copy(update=update)})
 
+    def add_to_group(self, request: RunRequest) -> None:
+        if request.group is not None:
+            self.groups.setdefault(request.group, []).append(request)
+
     def run(self, request: RunRequest, item: Any = None) -> RunResult:
+        """Run one item; with ``--fluxchaos-parallel`` its sibling variants start with it."""
+        group = self.groups.get(request.group or "", [])
+        if not self.settings.parallel or len(group) < 2:
+            return self.run_one(request)
+        with self._lock:
+            if request.nodeid not in self._futures:
+                for sibling in group:
+                    if sibling.nodeid not in self._futures:
+                        self._futures[sibling.nodeid] = self._start(sibling)
+            future = self._futures[request.nodeid]
+        return future.result()
+
+    def _start(self, request: RunRequest) -> Future[RunResult]:
+        """Run in a daemon thread: Ctrl-C must not wait for sibling scenarios to finish."""
+        future: Future[RunResult] = Future()
+
+        def target() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(self.run_one(request))
+            except BaseException as exc:  # delivered to the item that waits for it
+                future.set_exception(exc)
+
+        threading.Thread(target=target, name=f"fluxchaos-{request.variant}", daemon=True).start()
+        return future
+
+    def run_one(self, request: RunRequest) -> RunResult:
         try:
             variant = resolve(request.variant, request.custom_variants)
         except VariantError as exc:
@@ -152,7 +195,8 @@ class FluxChaosSession:
                               seed=self.settings.seed, progress=self.progress,
                               keep=self.settings.keep)
         result.write_artifacts(self.artifacts_dir(request.nodeid))
-        self.results.append((request.nodeid, result))
+        with self._lock:
+            self.results.append((request.nodeid, result))
         return result
 
 

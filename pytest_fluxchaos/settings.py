@@ -29,6 +29,8 @@ OPTIONS: list[tuple[str, str, Any, str | None]] = [
     ("converge", "override every scenario's convergence bound (e.g. 3m)", None, None),
     ("assets", "asset source: auto (default), offline (build from the Go module proxy) "
                "or online (official images)", "auto", None),
+    ("parallel", "run a scenario's variants concurrently on one control plane "
+                 "(each in its own namespace with its own Lease)", False, "bool"),
     ("allow-cluster", "name of an existing cluster the plugin may inject faults into "
                       "(chaos never runs against a cluster the plugin did not create otherwise)",
      None, None),
@@ -47,6 +49,7 @@ class Settings:
     converge: float | None
     assets: str
     allow_cluster: str | None
+    parallel: bool = False
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -109,4 +112,5 @@ def load_settings(config: pytest.Config) -> Settings:
         converge=duration("converge"),
         assets=assets,
         allow_cluster=_raw(config, "allow-cluster") or None,
+        parallel=bool(_raw(config, "parallel")),
     )

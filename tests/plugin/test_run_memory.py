@@ -115,3 +115,16 @@ def test_python_scenario_through_the_fixture(project: pytest.Pytester) -> None:
     """)
     result = project.runpytest("test_py.py", "--fluxchaos-backend=memory")
     result.assert_outcomes(passed=1)
+
+
+def test_parallel_variants_share_one_environment(project: pytest.Pytester) -> None:
+    import fakes.memory_backend as mb
+
+    before = len(mb.CREATED)
+    result = project.runpytest("suites/failover.yaml", "--fluxchaos-backend=memory",
+                               "--fluxchaos-parallel", "--fluxchaos-variants=single,ha-emptydir,single-pvc",
+                               "--fluxchaos-seed=3")
+    result.assert_outcomes(passed=3)
+    assert len(mb.CREATED) - before == 1, "variants must share one environment"
+    env = mb.CREATED[-1]
+    assert env.closed
