@@ -90,6 +90,7 @@ class FluxChaosSession:
         self._futures: dict[str, Future[RunResult]] = {}
         self._lock = threading.Lock()
         self._env_lock = threading.Lock()
+        self._artifacts_base: Path | None = None
 
     # -- environments --------------------------------------------------------------
     def environment(self, flux_version: str, backend: str | None = None) -> Environment:
@@ -126,10 +127,18 @@ class FluxChaosSession:
                 log.error("teardown failed: %s", exc)
 
     # -- runs ----------------------------------------------------------------------
+    def artifacts_base(self) -> Path:
+        """Resolved once (pytest's basetemp is not safe to create from two threads)."""
+        with self._env_lock:
+            if self._artifacts_base is None:
+                base = self.settings.artifacts
+                if base is None:
+                    base = self.config._tmp_path_factory.getbasetemp() / "fluxchaos"  # type: ignore[attr-defined]
+                self._artifacts_base = Path(base)
+            return self._artifacts_base
+
     def artifacts_dir(self, nodeid: str) -> Path:
-        base = self.settings.artifacts
-        if base is None:
-            base = self.config._tmp_path_factory.getbasetemp() / "fluxchaos"  # type: ignore[attr-defined]
+        base = self.artifacts_base()
         safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", nodeid).strip("_")
         return Path(base) / safe
 
@@ -154,6 +163,7 @@ class FluxChaosSession:
         group = self.groups.get(request.group or "", [])
         if not self.settings.parallel or len(group) < 2:
             return self.run_one(request)
+        self.artifacts_base()
         with self._lock:
             if request.nodeid not in self._futures:
                 for sibling in group:

@@ -36,9 +36,15 @@ from typing import Any
 import pytest
 import tenacity
 
+from pytest_fluxchaos.assets.build import default_cache_dir
 from pytest_fluxchaos.backends.docker.supervisor import LABEL_MANAGED, LABEL_ROLE, LABEL_RUN
 
 pytestmark = pytest.mark.docker
+
+# Resolved at import, before pytester points HOME at its own directory: the inner runs
+# must use the warm cache, never start an asset build of their own.
+ASSET_CACHE = default_cache_dir()
+BUILDING = re.compile(r"\[assets\] (building|pulling|checking for official images|path: )")
 
 FLUX_VERSION = "2.9.4"
 RUN_LINE = re.compile(r"docker: run (\S+) in (\S+)")
@@ -93,10 +99,10 @@ def docker_client() -> Iterator[Any]:
         pytest.skip(f"Docker engine not reachable: {' '.join(str(exc).split())[:160]}")
     try:
         from pytest_fluxchaos.assets import resolve_irc_version
-        from pytest_fluxchaos.assets.build import Builder, default_cache_dir
+        from pytest_fluxchaos.assets.build import Builder
 
         irc, flux = resolve_irc_version(FLUX_VERSION)
-        warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
+        warm = Builder(ASSET_CACHE, lambda m: None).warm(irc, flux, ("offline-build", "online"))
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"cannot check the assets cache ({exc})")
     if warm is None:
@@ -127,6 +133,7 @@ class InnerRun:
         suite_path.write_text(suite)
         self.run_ids: set[str] = set()
         self.lines: list[str] = []
+        self.asset_work: str | None = None
         self._stop = threading.Event()
         self.t_start = time.time()
         args = [sys.executable, "-m", "pytest", "-p", "fluxchaos", "-p", "no:cacheprovider",
@@ -148,6 +155,10 @@ class InnerRun:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line)
+            if BUILDING.search(line) and self.asset_work is None:
+                # The cache was not warm for the child: stop before it builds images.
+                self.asset_work = line.strip()
+                self.kill_group()
             m = RUN_LINE.search(line)
             if m and Path(m.group(2)).parent == self.tmpdir:
                 self.run_ids.add(m.group(1))
@@ -175,6 +186,7 @@ class InnerRun:
         """Bounded wait for a truthy ``probe()``; fails at once if the process exited."""
 
         def attempt() -> Any:
+            self.check_assets()
             value = probe()
             if value:
                 return value
@@ -213,16 +225,25 @@ class InnerRun:
         self._reader.join(timeout=10)
         self._stop.set()
         self._watcher.join(timeout=5)
+        self.check_assets()
         return rc
+
+    def kill_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.kill_group()
             self.proc.wait(timeout=30)
         self._stop.set()
+
+    def check_assets(self) -> None:
+        if self.asset_work is not None:
+            pytest.fail(f"the inner run did not find the warm asset cache {ASSET_CACHE} and "
+                        f"started asset work ({self.asset_work}); it was stopped", pytrace=False)
 
     # -- what was created, what is left --------------------------------------------------
     def created(self) -> dict[str, set[str]]:
@@ -299,10 +320,9 @@ def inner(pytester: pytest.Pytester, docker_client: Any,
 
     The clean-up only ever touches run ids attributed to OUR inner processes.
     """
-    from pytest_fluxchaos.assets.build import default_cache_dir
     from pytest_fluxchaos.backends.docker.cleanup import remove_labelled
 
-    monkeypatch.setenv("FLUXCHAOS_CACHE", str(default_cache_dir()))
+    monkeypatch.setenv("FLUXCHAOS_CACHE", str(ASSET_CACHE))
     monkeypatch.setenv("PYTHONUNBUFFERED", "1")
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     runs: list[InnerRun] = []
