@@ -47,6 +47,9 @@ class Environment(Protocol):
     def leader(self, namespace: str) -> str | None:
         """The pod currently holding the leader Lease (None if none)."""
 
+    def lease_renew_age(self, namespace: str) -> float | None:
+        """Seconds since the leader last renewed its Lease (None without a holder)."""
+
     def pods(self, namespace: str) -> list[PodStatus]:
         """Controller pods in replica-slot order (slot i is ``pod-i`` in a schedule)."""
 

@@ -141,6 +141,11 @@ class Generator:
                 return scanned, f"repository {trigger.scan} scanned after {trigger.contains} was pushed"
             return (lambda: any(t > started for t in v.scans.get(key, [])),
                     f"repository {trigger.scan} scanned")
+        if trigger.lease_age is not None:
+            def renewed_long_ago() -> bool:
+                age = self.env.lease_renew_age(self.ns)
+                return age is not None and age >= (trigger.lease_age or 0.0)
+            return renewed_long_ago, f"the leader's last renewal is {trigger.lease_age:g}s old"
         if trigger.pods is not None:
             def all_running() -> bool:
                 pods = self.env.pods(self.ns)
@@ -236,7 +241,8 @@ class Generator:
                                         data={"waiting_for": what, "bound": bound})
                     raise StepTimeout(f"step {index + 1}: {what} did not happen within "
                                       f"{min(bound, limit - started):.0f}s")
-                self.view.wait_for(predicate, timeout=min(remaining, 0.5))
+                cadence = 0.05 if step.after.lease_age is not None else 0.5
+                self.view.wait_for(predicate, timeout=min(remaining, cadence))
             self.history.record(Note, message=f"step {index} trigger met", data={"condition": what})
         if step.delay:
             self._sleep(step.delay, deadline)

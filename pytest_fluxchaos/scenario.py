@@ -102,14 +102,17 @@ class Trigger(Model):
     contains: str | None = None
     fault: str | None = None
     pods: Literal["running"] | None = None
+    lease_age: Duration | None = Field(default=None, alias="lease-age")
+    """The leader's last Lease renewal is at least this old: a fault injected then lands
+    late in the renew cycle, when the standby observed the last renewal long ago."""
     timeout: Duration | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:
-        subjects = [k for k in ("policy", "leader", "scan", "fault", "pods")
+        subjects = [k for k in ("policy", "leader", "scan", "fault", "pods", "lease_age")
                     if getattr(self, k) is not None]
         if len(subjects) != 1:
-            raise ValueError("expected exactly one of policy, leader, scan, fault, pods")
+            raise ValueError("expected exactly one of policy, leader, scan, fault, pods, lease-age")
         if (self.tag is not None or self.ready is not None) and self.policy is None:
             raise ValueError("tag/ready apply to a policy trigger")
         if self.contains is not None and self.scan is None:

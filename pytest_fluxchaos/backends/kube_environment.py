@@ -9,6 +9,7 @@ location come from the backend.
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,15 @@ class KubeEnvironment:
     # -- cluster state and faults -------------------------------------------------------
     def leader(self, namespace: str) -> str | None:
         return self.kube.lease_holder(namespace)
+
+    def lease_renew_age(self, namespace: str) -> float | None:
+        lease = self.kube.get_lease(namespace)
+        if lease is None or not lease.holder_identity or not lease.renew_time:
+            return None
+        # The controllers stamp renewTime with this host's clock (same kernel), so the
+        # wall clocks are comparable.
+        renewed = datetime.fromisoformat(lease.renew_time.replace("Z", "+00:00"))
+        return (datetime.now(timezone.utc) - renewed).total_seconds()
 
     def pods(self, namespace: str) -> list[PodStatus]:
         return self.backend.pods(namespace)

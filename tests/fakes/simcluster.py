@@ -149,6 +149,11 @@ class SimEnvironment:
         with self._lock:
             return self.namespaces[namespace].holder
 
+    def lease_renew_age(self, namespace: str) -> float | None:
+        with self._lock:
+            ns = self.namespaces[namespace]
+            return None if ns.holder is None else time.monotonic() - ns.renewed
+
     def pods(self, namespace: str) -> list[PodStatus]:
         with self._lock:
             return [p.status(namespace) for p in self.namespaces[namespace].pods]
@@ -235,8 +240,9 @@ class SimEnvironment:
         # candidate that must wait for the old lease to expire, like client-go.
         holder_pod = next((p for p in ns.pods if p.name == ns.holder), None)
         if (holder_pod is not None and holder_pod.running
-                and holder_pod.container == ns.observed.get("container")):
-            ns.renewed = now
+                and holder_pod.container == ns.observed.get("container")
+                and now - ns.renewed >= ns.lease_duration / 6):
+            ns.renewed = now  # renews every retry period, like client-go
         if ns.holder is None or now - ns.renewed > ns.lease_duration:
             candidates = [p for p in ns.pods if p.running]
             if candidates:

@@ -20,6 +20,7 @@ scenarios:
     steps:
       - push: {image: app, tags: [1.0.0, 1.1.0]}
       - after: {policy: app-semver, tag: 1.1.0, timeout: 10s}
+      - after: {lease-age: 0.05s, timeout: 5s}
         fault: {kind: oom-kill, target: leader, confirm-timeout: 5s}
         repeat: {times: 6, until: {leader: other, timeout: 5s}}
       - push: {image: app, tags: [1.2.0]}

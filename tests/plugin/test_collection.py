@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .sim_suites import FAILOVER, STEADY
+from .conftest import CONFTEST
+from .sim_suites import FAILOVER
 
-CONFTEST = 'pytest_plugins = ["fakes.memory_backend"]\n'
-
-
-@pytest.fixture
-def suites(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(CONFTEST)
-    pytester.mkdir("suites")
-    (pytester.path / "suites" / "failover.yaml").write_text(FAILOVER)
-    (pytester.path / "suites" / "steady.yaml").write_text(STEADY)
-    return pytester
 
 
 def test_help_shows_option_group(pytester: pytest.Pytester) -> None:
@@ -26,8 +17,8 @@ def test_help_shows_option_group(pytester: pytest.Pytester) -> None:
                                  "*fluxchaos_backend*"])
 
 
-def test_one_item_per_scenario_and_variant(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("--collect-only", "-q", "suites/")
+def test_one_item_per_scenario_and_variant(project: pytest.Pytester) -> None:
+    result = project.runpytest("--collect-only", "-q", "suites/")
     result.stdout.fnmatch_lines([
         "suites/failover.yaml::stale-failover[[]single[]]",
         "suites/failover.yaml::stale-failover[[]ha-emptydir[]]",
@@ -36,14 +27,14 @@ def test_one_item_per_scenario_and_variant(suites: pytest.Pytester) -> None:
     ])
 
 
-def test_variants_option_overrides_the_suite(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("--collect-only", "-q", "suites/failover.yaml",
+def test_variants_option_overrides_the_suite(project: pytest.Pytester) -> None:
+    result = project.runpytest("--collect-only", "-q", "suites/failover.yaml",
                               "--fluxchaos-variants=ha-shared,single-pvc")
     result.stdout.fnmatch_lines(["*stale-failover[[]ha-shared[]]", "*stale-failover[[]single-pvc[]]"])
 
 
-def test_several_flux_versions_multiply_items(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("--collect-only", "-q", "suites/steady.yaml",
+def test_several_flux_versions_multiply_items(project: pytest.Pytester) -> None:
+    result = project.runpytest("--collect-only", "-q", "suites/steady.yaml",
                               "--fluxchaos-flux-version=2.3.0,2.9.4")
     result.stdout.fnmatch_lines(["*steady[[]single@2.3.0[]]", "*steady[[]single@2.9.4[]]"])
 
@@ -55,19 +46,19 @@ def test_yaml_outside_suites_is_not_collected(pytester: pytest.Pytester) -> None
     assert "config.yaml" not in result.stdout.str()
 
 
-def test_unknown_variant_option_is_one_clear_error(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("-q", "suites/steady.yaml", "--fluxchaos-backend=memory",
+def test_unknown_variant_option_is_one_clear_error(project: pytest.Pytester) -> None:
+    result = project.runpytest("-q", "suites/steady.yaml", "--fluxchaos-backend=memory",
                               "--fluxchaos-variants=nope")
     result.stdout.fnmatch_lines(["*unknown variant 'nope'*"])
     assert "Traceback" not in result.stdout.str()
 
 
-def test_unknown_backend_is_a_usage_error(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("-q", "suites/steady.yaml", "--fluxchaos-backend=nope")
+def test_unknown_backend_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest("-q", "suites/steady.yaml", "--fluxchaos-backend=nope")
     result.stderr.fnmatch_lines(["*--fluxchaos-backend: unknown backend 'nope'*"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
-def test_bad_duration_option_is_a_usage_error(suites: pytest.Pytester) -> None:
-    result = suites.runpytest("-q", "--fluxchaos-timeout=soon")
+def test_bad_duration_option_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest("-q", "--fluxchaos-timeout=soon")
     result.stderr.fnmatch_lines(["*--fluxchaos-timeout: expected a duration*"])

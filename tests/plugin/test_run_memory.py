@@ -12,18 +12,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .sim_suites import FAILOVER, STEADY
+from .conftest import CONFTEST
+from .sim_suites import FAILOVER
 
-CONFTEST = 'pytest_plugins = ["fakes.memory_backend"]\n'
-
-
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(CONFTEST)
-    pytester.mkdir("suites")
-    (pytester.path / "suites" / "failover.yaml").write_text(FAILOVER)
-    (pytester.path / "suites" / "steady.yaml").write_text(STEADY)
-    return pytester
 
 
 def test_failover_regresses_on_ha_and_not_on_single(project: pytest.Pytester) -> None:

@@ -50,7 +50,7 @@ from .backoff import BackoffPolicy
 from .certs import SERVICE_CLUSTER_IP_RANGE, ControlPlanePKI
 from .cleanup import remove_labelled
 from .oom import HELPER_SCRIPT, HOST_CGROUP_MOUNT, parse_helper_log
-from .podspec import PodTemplate, pod_name, translate_deployment
+from .podspec import PodTemplate, host_memory_bytes, pod_name, translate_deployment
 from .supervisor import (
     LABEL_MANAGED,
     LABEL_NAMESPACE,
@@ -118,17 +118,6 @@ def _can_lower_oom_score_adj() -> bool:
     except OSError:
         pass
     return True
-
-
-def _host_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 * 2**30
 
 
 def kubelet_oom_score_adj(template: PodTemplate, host_memory: int, can_lower: bool = True) -> int:
@@ -275,7 +264,7 @@ class DockerBackend:
         self._lock = threading.RLock()
         self._teardown_lock = threading.Lock()
         self._provisioned = False
-        self._host_memory = _host_memory_bytes()
+        self._host_memory = host_memory_bytes()
         self._can_lower_adj = _can_lower_oom_score_adj()
         self.timings: dict[str, float] = {}
         self.events: list[dict[str, Any]] = []

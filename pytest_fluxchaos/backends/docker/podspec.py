@@ -302,7 +302,7 @@ class PodTemplate:
             raw = self.limits.get(what)  # a request defaults to the limit
         if raw is None:
             # No limit: the kubelet reports node allocatable; use the host's figures.
-            raw = "2" if what == "cpu" else str(_host_memory())
+            raw = "2" if what == "cpu" else str(host_memory_bytes())
         value = parse_quantity(raw) / divisor
         # Kubelet rounds up and prints an integer (at least 1 for cpu).
         out = math.ceil(value)
@@ -387,7 +387,8 @@ class PodTemplate:
         return config
 
 
-def _host_memory() -> int:
+def host_memory_bytes() -> int:
+    """MemTotal of this host: what a limit of \"no limit\" means to the kernel."""
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
