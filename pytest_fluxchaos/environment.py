@@ -57,6 +57,9 @@ class Environment(Protocol):
 
     def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]: ...
 
+    def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
+        """Freeze or thaw a pod's current container (keeps it from racing for the lease)."""
+
     def delete_pod(self, namespace: str, pod: str) -> str: ...
 
     def delete_lease(self, namespace: str) -> str | None:

@@ -98,7 +98,7 @@ class Generator:
         return f"{self.ns}/{name}"
 
     def condition(self, trigger: Trigger, started: float,
-                  leader_at_start: tuple[str | None, str | None] | None) -> tuple[Callable[[], bool], str]:
+                  leader_at_start: tuple[str | None, str | None, int] | None) -> tuple[Callable[[], bool], str]:
         """A predicate over the view, and its description for timeouts and notes."""
         v = self.view
         if trigger.policy is not None:
@@ -112,7 +112,7 @@ class Generator:
             if trigger.leader == "any":
                 return (lambda: v.leader is not None, "some pod leads")
             if trigger.leader == "other":
-                changes = v.leader_changes
+                changes = leader_at_start[2] if leader_at_start else v.leader_changes
                 start_pod = leader_at_start[0] if leader_at_start else None
                 # With a single replica there is no other pod: a new leader process counts.
                 single = len(self.env.pods(self.ns)) < 2
@@ -121,9 +121,10 @@ class Generator:
                         f"a pod other than {start_pod} leads" if not single
                         else f"a new process leads (single replica; was {start_pod})")
             if trigger.leader == "changed":
-                changes = v.leader_changes
+                changes = leader_at_start[2] if leader_at_start else v.leader_changes
+                start_process = leader_at_start[:2] if leader_at_start else None
                 return (lambda: v.leader is not None and v.leader_changes > changes
-                        and (v.leader, v.identity) != leader_at_start,
+                        and (v.leader, v.identity) != start_process,
                         f"leadership moves away from {leader_at_start[0] if leader_at_start else None}")
             index = int(trigger.leader)
 
@@ -165,7 +166,7 @@ class Generator:
                 if iteration:
                     self._sleep(self._period(step), deadline)
                 self._wait(step, index, deadline)
-                leader_at_start = (self.view.leader, self.view.identity)
+                leader_at_start = (self.view.leader, self.view.identity, self.view.leader_changes)
                 self._act(step)
                 if until is not None and self._until(until, index, iteration, leader_at_start,
                                                      deadline):
@@ -177,7 +178,7 @@ class Generator:
         self.history.record(Note, message="generator done")
 
     def _until(self, until: Trigger, index: int, iteration: int,
-               leader_at_start: tuple[str | None, str | None], deadline: float) -> bool:
+               leader_at_start: tuple[str | None, str | None, int], deadline: float) -> bool:
         """After an attempt: wait for the outcome; True when ``until`` holds.
 
         For ``leader: other`` the outcome is known as soon as leadership changes: a new
@@ -187,7 +188,7 @@ class Generator:
         predicate, what = self.condition(until, started, leader_at_start)
         decided = predicate
         if until.leader in ("other",):
-            changes = self.view.leader_changes
+            changes = leader_at_start[2]
             decided = lambda: predicate() or (self.view.leader is not None  # noqa: E731
                                               and self.view.leader_changes > changes)
         bound = until.timeout or self.scenario.bounds.wait
@@ -229,8 +230,8 @@ class Generator:
             self._sleep(step.at - self.history.now(), deadline)
         if step.after is not None:
             started = self.history.now()
-            predicate, what = self.condition(step.after, started,
-                                             (self.view.leader, self.view.identity))
+            predicate, what = self.condition(
+                step.after, started, (self.view.leader, self.view.identity, self.view.leader_changes))
             bound = step.after.timeout or self.scenario.bounds.wait
             limit = min(started + bound, deadline)
             while not predicate():

@@ -135,6 +135,8 @@ class Nemesis:
                                                         "did not report an OOM kill"}
             if kind == "kill" and after.exit_code != 137:
                 return "unconfirmed", {**detail, "why": f"exit code {after.exit_code}, not 137"}
+            if action.keep_down:
+                detail["keep_down"] = self._keep_down(action, pod, leader_before)
             return "ok", detail
         if kind == "pod-delete":
             new_name = self.env.delete_pod(ns, pod)
@@ -156,6 +158,22 @@ class Nemesis:
             return ("ok", {"reachable": False}) if down else (
                 "unconfirmed", {"why": "registry still answered"})
         raise ValueError(kind)
+
+    def _keep_down(self, action: FaultAction, pod: str, leader_before: str | None) -> dict[str, Any]:
+        """Freeze the restarted container until another pod holds the lease, then thaw it."""
+        ns = self.namespace
+        if len(self.env.pods(ns)) < 2:
+            return {"applied": False, "why": "single replica: no other pod can lead"}
+        container = self.env.freeze(ns, pod, True)
+        frozen_at = self.history.now()
+        try:
+            other = _poll(lambda: (lambda holder: holder if holder not in (None, pod) else None)(
+                self.env.leader(ns)), action.keep_down_timeout)
+        finally:
+            self.env.freeze(ns, pod, False)
+        return {"applied": True, "container_id": container, "new_leader": other,
+                "frozen_seconds": round(self.history.now() - frozen_at, 3),
+                "leader_before": leader_before}
 
     def _heal(self, fault: ActiveFault) -> None:
         if fault.healed:

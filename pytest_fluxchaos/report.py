@@ -79,7 +79,7 @@ class FailureReport:
             mark = "  " if want in (verdict.valid.value, "any") else "✗ "
             lines.append(f"{mark}{name}: {verdict.valid.value} (expected {want}) — {verdict.summary}")
         story_lines: list[str] = []
-        for name, want, _got in r.mismatches():
+        for name, _want, _got in r.mismatches():
             story_lines += [f"--- {name} ---", *r.verdicts[name].story]
         if story_lines:
             lines.append("")
@@ -128,7 +128,7 @@ def terminal_summary(tr: Any, results: list[tuple[str, RunResult]]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     for row in [header, *rows]:
         tr.write_line("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-    for nodeid, r in results:
+    for _nodeid, r in results:
         if r.artifacts:
             tr.write_line(f"artifacts: {r.artifacts.parent}")
             break

@@ -180,9 +180,16 @@ class FaultAction(Model):
     duration: Duration | None = None
     id: str | None = None
     confirm_timeout: Duration = Field(default=60.0, alias="confirm-timeout")
+    keep_down: bool = Field(default=False, alias="keep-down")
+    """After an oom-kill/kill, freeze the restarted container until another pod leads, so
+    the standby (not the restarted pod) wins the lease race; a replica that is slow to
+    come back, e.g. replaying a large Badger value log. Ignored with a single replica."""
+    keep_down_timeout: Duration = Field(default=120.0, alias="keep-down-timeout")
 
     @model_validator(mode="after")
     def _fit(self) -> FaultAction:
+        if self.keep_down and self.kind not in ("oom-kill", "kill"):
+            raise ValueError("keep-down applies to oom-kill and kill")
         if self.kind == "registry-outage":
             if self.duration is None:
                 raise ValueError("registry-outage needs a duration")

@@ -25,7 +25,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from . import gomod, tools, versions
 from .errors import AssetError
@@ -432,7 +432,7 @@ class Builder:
         key = f"image-{name}-{version}"
         inputs = {"from": base_id, "binaries": {n: self.bin_sha(bin_key, n) for n in binaries}}
         if extra_files:
-            inputs["files"] = {n: hashlib.sha256((p.read_bytes() if isinstance(p, Path) else p.encode())).hexdigest()
+            inputs["files"] = {n: hashlib.sha256(p.read_bytes() if isinstance(p, Path) else p.encode()).hexdigest()
                                for n, p in extra_files.items()}
         if self.current_image(key, tag, inputs):
             return tag

@@ -89,6 +89,9 @@ class Backend(Protocol):
     def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]:
         """Make the kernel OOM-kill the controller container via its memory cgroup."""
 
+    def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
+        """Freeze or thaw the pod's current container (cgroup freezer); returns its id."""
+
     def delete_pod(self, namespace: str, pod: str) -> str:
         """Replace the pod (new name, its emptyDir dropped); returns the new pod name."""
 

@@ -149,6 +149,9 @@ class KubeEnvironment:
     def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]:
         return self.backend.oom_kill(namespace, pod, timeout)
 
+    def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
+        return self.backend.freeze(namespace, pod, frozen)
+
     def delete_pod(self, namespace: str, pod: str) -> str:
         return self.backend.delete_pod(namespace, pod)
 

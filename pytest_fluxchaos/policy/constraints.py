@@ -20,7 +20,7 @@ Grammar quirks kept on purpose:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import re2
 

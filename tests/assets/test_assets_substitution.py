@@ -1,7 +1,6 @@
 """Substituting a dependency version that the Go module proxy refuses."""
 
 import stat
-from pathlib import Path
 
 import pytest
 

@@ -41,6 +41,7 @@ class SimPod:
     oom_killed: bool = False
     restart_at: float | None = None
     restart_at_time: float = 0.0  # when the current container started
+    frozen: bool = False
 
     def status(self, namespace: str) -> PodStatus:
         return PodStatus(namespace=namespace, name=self.name, container_id=f"c{self.container}",
@@ -136,7 +137,13 @@ class SimEnvironment:
 
     def observe(self, namespace: str, history: History):
         with self._lock:
-            self.namespaces[namespace].history = history
+            ns = self.namespaces[namespace]
+            ns.history = history
+            # Like a real observer's initial list: record the state as it is now.
+            for pod in ns.pods:
+                self._emit_pod(ns, pod)
+            if ns.holder is not None:
+                self._emit_lease(ns)
 
         def stop() -> list[str]:
             with self._lock:
@@ -180,6 +187,12 @@ class SimEnvironment:
             ns, p = self._find(namespace, pod)
             self._terminate(ns, p, 137, "OOMKilled", True)
             return {"simulated": True, "container_id": f"c{p.container}"}
+
+    def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
+        with self._lock:
+            _ns, p = self._find(namespace, pod)
+            p.frozen = frozen
+            return f"c{p.container}"
 
     def delete_pod(self, namespace: str, pod: str) -> str:
         with self._lock:
@@ -244,7 +257,7 @@ class SimEnvironment:
                 and now - ns.renewed >= ns.lease_duration / 6):
             ns.renewed = now  # renews every retry period, like client-go
         if ns.holder is None or now - ns.renewed > ns.lease_duration:
-            candidates = [p for p in ns.pods if p.running]
+            candidates = [p for p in ns.pods if p.running and not p.frozen]
             if candidates:
                 # The lease race: a long-running standby observed the last renewal
                 # earlier than a freshly restarted process, so it usually wins.

@@ -131,7 +131,8 @@ class InnerRun:
         suite_path = self.workdir / "suites" / "x.yaml"
         suite_path.parent.mkdir()
         suite_path.write_text(suite)
-        self.run_ids: set[str] = set()
+        # Added to by two threads: always re-bound, never mutated, so readers may iterate.
+        self.run_ids: frozenset[str] = frozenset()
         self.lines: list[str] = []
         self.asset_work: str | None = None
         self._stop = threading.Event()
@@ -161,15 +162,15 @@ class InnerRun:
                 self.kill_group()
             m = RUN_LINE.search(line)
             if m and Path(m.group(2)).parent == self.tmpdir:
-                self.run_ids.add(m.group(1))
+                self.run_ids = self.run_ids | {m.group(1)}
 
     def _watch(self) -> None:
         while not self._stop.is_set():
             try:
                 for entry in os.scandir(self.tmpdir):
                     m = RUN_DIR.match(entry.name)
-                    if m and entry.is_dir():
-                        self.run_ids.add(m.group("run"))
+                    if m and entry.is_dir() and m.group("run") not in self.run_ids:
+                        self.run_ids = self.run_ids | {m.group("run")}
             except OSError:
                 pass
             self._stop.wait(0.05)

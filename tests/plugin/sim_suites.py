@@ -21,11 +21,11 @@ scenarios:
       - push: {image: app, tags: [1.0.0, 1.1.0]}
       - after: {policy: app-semver, tag: 1.1.0, timeout: 10s}
       - after: {lease-age: 0.05s, timeout: 5s}
-        fault: {kind: oom-kill, target: leader, confirm-timeout: 5s}
+        fault: {kind: oom-kill, target: leader, confirm-timeout: 5s, keep-down: true, keep-down-timeout: 5s}
         repeat: {times: 6, until: {leader: other, timeout: 5s}}
       - push: {image: app, tags: [1.2.0]}
       - after: {policy: app-semver, tag: 1.2.0, timeout: 10s}
-        fault: {kind: oom-kill, target: leader, confirm-timeout: 5s}
+        fault: {kind: oom-kill, target: leader, confirm-timeout: 5s, keep-down: true, keep-down-timeout: 5s}
         repeat: {times: 6, until: {leader: other, timeout: 5s}}
     expect:
       ha-emptydir: {no-regression: false, converges: any}

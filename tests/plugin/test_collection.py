@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from .conftest import CONFTEST
-from .sim_suites import FAILOVER
 
 
 

@@ -12,7 +12,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import CONFTEST
 from .sim_suites import FAILOVER
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ IRC_FOR_LABEL = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> Any:
     with open(DATA / f"{name}.yaml", encoding="utf-8") as fh:
         return yaml.safe_load(fh)

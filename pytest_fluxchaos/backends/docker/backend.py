@@ -1066,6 +1066,19 @@ class DockerBackend:
             raise BackendError(f"signalling {namespace}/{pod} failed: {_one_line(exc)}") from None
         return cid
 
+    def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
+        """Freeze (cgroup freezer, ``docker pause``) or thaw the pod's current container."""
+        rec = self.pod_record(namespace, pod)
+        cid = rec.container_id
+        if not cid:
+            raise BackendError(f"pod {namespace}/{pod} has no container to {'freeze' if frozen else 'thaw'}")
+        try:
+            (self._docker.api.pause if frozen else self._docker.api.unpause)(cid)
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"{'freezing' if frozen else 'thawing'} {namespace}/{pod} failed: "
+                               f"{_one_line(exc)}") from None
+        return cid
+
     def oom_kill(self, namespace: str, pod: str, timeout: float = 60.0) -> dict[str, Any]:
         """A kernel OOM kill of the pod's controller via its memory cgroup (see oom.py)."""
         rec = self.pod_record(namespace, pod)

@@ -1,0 +1,115 @@
+"""Pods as the kubelet reports them -> the plugin's PodStatus, in stable slot order.
+
+The nemesis confirms faults from these fields, exactly as a user would from
+``kubectl get pod -o yaml``: an OOM kill is ``lastState.terminated.reason: OOMKilled``
+with ``exitCode: 137``, a higher ``restartCount`` and a new ``containerID``.
+
+Slots: schedules name pods by index (``pod-0``, ``pod-1``), the docker backend keeps an
+index per replica, and real pods have random names. :class:`SlotTable` gives each pod
+the slot of the pod it replaced (a deleted pod's replacement takes its slot), so
+``pod-1`` means the same replica throughout a run.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..base import PodStatus
+from .cgroups import strip_runtime_scheme
+
+CONTAINER = "manager"
+
+
+def _container_status(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return next((s for s in statuses if s.get("name") == container), statuses[0] if statuses else None)
+
+
+def is_terminating(pod: dict[str, Any]) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def pod_status(pod: dict[str, Any], container: str = CONTAINER) -> PodStatus:
+    """A camelCase pod dict (``ApiClient.sanitize_for_serialization``) -> PodStatus.
+
+    ``reason``/``exit_code``/``oom_killed`` describe the *last termination* while the
+    container runs again (like the docker backend's supervisor), the current one when
+    it is terminated, and the waiting reason (CrashLoopBackOff...) while it waits.
+    """
+    meta = pod.get("metadata") or {}
+    cs = _container_status(pod, container)
+    if cs is None:
+        phase = (pod.get("status") or {}).get("phase") or "Pending"
+        return PodStatus(namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+                         container_id=None, state="waiting", reason=phase)
+    state = cs.get("state") or {}
+    last = (cs.get("lastState") or {}).get("terminated")
+    if "running" in state and state["running"] is not None:
+        kind, term, reason = "running", last, (last or {}).get("reason")
+        started = state["running"].get("startedAt")
+    elif state.get("terminated") is not None:
+        term = state["terminated"]
+        kind, reason, started = "terminated", term.get("reason"), term.get("startedAt")
+    else:
+        waiting = state.get("waiting") or {}
+        kind, term, started = "waiting", last, None
+        reason = waiting.get("reason") or (last or {}).get("reason")
+    return PodStatus(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        container_id=strip_runtime_scheme(cs.get("containerID")),
+        state=kind,
+        reason=reason,
+        exit_code=(term or {}).get("exitCode"),
+        restart_count=int(cs.get("restartCount") or 0),
+        oom_killed=(term or {}).get("reason") == "OOMKilled",
+        started_at=str(started) if started else None,
+    )
+
+
+class SlotTable:
+    """namespace -> slot index -> pod name, updated from each listing."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, list[str | None]] = {}
+        self._lock = threading.Lock()
+
+    def order(self, namespace: str, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``pods`` (live, not terminating) in slot order; new pods fill freed slots.
+
+        New pods are assigned oldest first (``creationTimestamp``, then name), so the
+        first listing after an install is deterministic.
+        """
+        by_name = {p["metadata"]["name"]: p for p in pods}
+        with self._lock:
+            slots = self._slots.setdefault(namespace, [])
+            for i, name in enumerate(slots):
+                if name is not None and name not in by_name:
+                    slots[i] = None
+            assigned = {n for n in slots if n is not None}
+            fresh = sorted((p for p in pods if p["metadata"]["name"] not in assigned),
+                           key=lambda p: (str(p["metadata"].get("creationTimestamp") or ""),
+                                          p["metadata"]["name"]))
+            for pod in fresh:
+                name = pod["metadata"]["name"]
+                try:
+                    slots[slots.index(None)] = name
+                except ValueError:
+                    slots.append(name)
+            return [by_name[n] for n in slots if n is not None]
+
+    def replace(self, namespace: str, old: str, new: str) -> None:
+        """The replacement of a deleted pod takes its slot."""
+        with self._lock:
+            slots = self._slots.setdefault(namespace, [])
+            if new in slots:
+                slots[slots.index(new)] = None
+            if old in slots:
+                slots[slots.index(old)] = new
+            else:
+                slots.append(new)
+
+    def forget(self, namespace: str) -> None:
+        with self._lock:
+            self._slots.pop(namespace, None)

@@ -1,0 +1,70 @@
+"""A self-contained HTML report of a run, rendered from its artifacts directory.
+
+``render_report(artifacts_dir)`` finds every ``*/verdict.json`` below the directory
+(one item each, with its ``history.jsonl``) and writes one HTML file that opens
+offline: a summary table (verdict per checker against the suite's expectation), then
+per item the verdicts, a timeline per policy (matplotlib, inline SVG) and the
+checkers' evidence stories. From a shell (e.g. on a CI artifact)::
+
+    python -m pytest_fluxchaos.htmlreport ARTIFACTS_DIR [-o report.html]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .model import Item, build_item, find_items
+
+DEFAULT_NAME = "report.html"
+
+__all__ = ["DEFAULT_NAME", "Item", "load_items", "render_html", "render_report"]
+
+
+def load_items(artifacts_dir: Path) -> list[Item]:
+    root = Path(artifacts_dir)
+    return [build_item(d, root) for d in find_items(root)]
+
+
+def render_html(items: list[Item], *, out: Path, source: Path) -> str:
+    """The page for ``items`` (links are made relative to ``out``'s directory)."""
+    from .page import render_page
+    from .plot import policy_figure_svg
+
+    figures: dict[str, list[tuple[str, str]]] = {}
+    for item in items:
+        for index, pol in enumerate(item.policies):
+            svg = policy_figure_svg(item, pol, salt=f"{item.anchor}-{index}")
+            caption = (f"{pol.policy}: rank of the resolved tag in the policy order "
+                       f"({pol.spec_text}) over time")
+            if pol.order_error:
+                caption += f"; policy order unavailable ({pol.order_error}), tags in push order"
+            figures.setdefault(item.anchor, []).append((caption, svg))
+    return render_page(items, figures, out=out, source=source)
+
+
+def render_report(artifacts_dir: Path, out: Path | None = None) -> Path:
+    """Write the HTML report of every item under ``artifacts_dir``; returns its path.
+
+    ``out`` defaults to ``artifacts_dir/report.html``. The file is replaced atomically,
+    so a browser (or a concurrent renderer) never sees half a page.
+    """
+    root = Path(artifacts_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such artifacts directory: {root}")
+    out = Path(out) if out is not None else root / DEFAULT_NAME
+    if out.is_dir():
+        out = out / DEFAULT_NAME
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page = render_html(load_items(root), out=out, source=root.resolve())
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

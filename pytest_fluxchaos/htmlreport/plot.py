@@ -1,0 +1,298 @@
+"""The timeline figure of one policy, drawn with matplotlib and returned as inline SVG.
+
+Three panels share the time axis (seconds since the run started):
+
+1. the resolved tag's rank in the policy order (y ticks are tag names, most preferred
+   on top), the best tag the registry certainly held (dashed), the tags pushed
+   (triangles), and each regression the ``no-regression`` checker found: a red band
+   from the regression until it recovered (or the end), a red drop arrow and a label;
+2. the policy's Ready condition;
+3. one lane per controller replica: container state (running / down), leader
+   segments and container deaths/restarts (with the reason, e.g. ``OOMKilled``).
+
+Fault bands (inject -> confirm darker, confirm -> heal lighter) cross all panels.
+Artists carry SVG ids (``fc-regression-<n>-<salt>``, ``fc-fault-*``, ``fc-leader-*``,
+``fc-resolved-*``; the salt makes them unique in the page) so tests can find them. Only
+the object-oriented API is used (no pyplot, so no global figure registry and no GUI
+backend); rcParams are set in a context for the duration of one figure.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from .model import Item, PolicyTimeline, common_prefix
+
+COLORS = {
+    "resolved": "#1f5fbf",
+    "best": "#7a7a7a",
+    "push": "#2a8a3a",
+    "push_failed": "#9a9a9a",
+    "delete": "#8a2c8a",
+    "fault": "#f29d1f",
+    "fault_failed": "#9a9a9a",
+    "regression": "#d62728",
+    "leader": "#4b2f96",
+    "running": "#cfe9cf",
+    "down": "#ee8e86",
+    "waiting": "#ee8e86",
+    "ready_True": "#9bd59b",
+    "ready_False": "#ef8f8a",
+    "ready_Unknown": "#d6d6d6",
+}
+
+MAX_TICK_LABELS = 28
+
+
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise RuntimeError("the HTML report needs matplotlib: pip install "
+                           "'pytest-fluxchaos[report]' (or pip install matplotlib)") from exc
+    return matplotlib
+
+
+def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
+    """Inline ``<svg>`` (no XML prolog, DOCTYPE or metadata) of one policy's timeline."""
+    mpl = _matplotlib()
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    rc = {"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": 9,
+          "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
+          "axes.titlesize": 10, "axes.titleweight": "bold", "axes.spines.right": False,
+          "axes.spines.top": False}
+    with mpl.rc_context(rc):
+        n_ticks = max(1, len(pol.ticks))
+        n_pods = max(1, len(item.pods))
+        main_h = max(2.6, 0.30 * n_ticks + 1.4)
+        pods_h = 0.42 * n_pods + 0.55
+        ready_h = 0.42
+        fig = Figure(figsize=(12, main_h + ready_h + pods_h + 1.0), layout="constrained")
+        gs = fig.add_gridspec(3, 1, height_ratios=[main_h, ready_h, pods_h])
+        ax = fig.add_subplot(gs[0])
+        ax_ready = fig.add_subplot(gs[1], sharex=ax)
+        ax_pods = fig.add_subplot(gs[2], sharex=ax)
+        end = max(item.end, 1.0)
+
+        for a in (ax, ax_ready, ax_pods):
+            _fault_bands(a, item, top=a is ax, salt=salt)
+            for i, reg in enumerate(pol.regressions):
+                stop = reg.recovered_at if reg.recovered_at is not None else end
+                band = a.axvspan(reg.t, stop, color=COLORS["regression"], alpha=0.13, lw=0, zorder=0.5)
+                band.set_gid(f"fc-regression-band-{i}-{salt}")
+                a.axvline(reg.t, color=COLORS["regression"], lw=1.6, zorder=3)
+
+        prefix = common_prefix([p.pod for p in item.pods])
+        for t, holder in item.leader_changes:
+            ax.axvline(t, color=COLORS["leader"], lw=1, ls=(0, (2, 2)), zorder=2.5)
+            if len(item.leader_changes) <= 8:  # name the new leader unless the lease churns
+                ax.annotate(f"leader → {holder[len(prefix):] or holder}", xy=(t, 1),
+                            xycoords=("data", "axes fraction"), xytext=(-3, -3),
+                            textcoords="offset points", ha="right", va="top", fontsize=7.5,
+                            color=COLORS["leader"], zorder=3)
+        _rank_panel(ax, pol, end, salt)
+        _ready_panel(ax_ready, pol, end)
+        _pods_panel(ax_pods, item, end, salt)
+
+        ax.set_xlim(0, end * 1.005)
+        for a in (ax, ax_ready):
+            a.tick_params(labelbottom=False)
+        ax_pods.set_xlabel("seconds since the run started"
+                           + (f" (t=0 at {item.start_wall})" if item.start_wall else ""))
+        title = f"policy {pol.policy}  ·  {pol.spec_text}"
+        if pol.image:
+            title += f"  ·  image {pol.image}"
+        ax.set_title(title, loc="left", pad=16)
+
+        handles = [Line2D([], [], color=COLORS["resolved"], lw=2.2, label="resolved tag (latestRef)"),
+                   Line2D([], [], color=COLORS["best"], lw=1.4, ls="--", label="best tag in registry"),
+                   Line2D([], [], color=COLORS["push"], marker="^", ls="", label="tag pushed"),
+                   Patch(color=COLORS["fault"], alpha=0.45, label="fault inject → confirm"),
+                   Patch(color=COLORS["fault"], alpha=0.18, label="fault confirm → heal"),
+                   Patch(color=COLORS["leader"], label="leader"),
+                   Line2D([], [], color=COLORS["leader"], lw=1, ls=(0, (2, 2)), label="leader change"),
+                   Patch(color=COLORS["running"], label="container running"),
+                   Patch(color=COLORS["down"], label="container down"),
+                   Line2D([], [], color=COLORS["regression"], marker="X", ls="", label="container died"),
+                   Patch(color=COLORS["regression"], alpha=0.3, label="regression"),
+                   Patch(color=COLORS["ready_True"], label="Ready True"),
+                   Patch(color=COLORS["ready_False"], label="Ready False"),
+                   Patch(color=COLORS["ready_Unknown"], label="Ready Unknown")]
+        fig.legend(handles=handles, loc="outside lower center", ncol=7, frameon=False)
+
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    return clean_svg(buf.getvalue())
+
+
+def clean_svg(svg: str) -> str:
+    """Make matplotlib's SVG document embeddable: drop the XML prolog, DOCTYPE (it names a
+    remote DTD) and RDF metadata; let the browser scale it to the page width."""
+    svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r'(<svg\b[^>]*?)\swidth="[^"]*"\s+height="[^"]*"',
+                 r'\1 class="timeline" preserveAspectRatio="xMinYMin meet"', svg, count=1)
+    return svg.strip()
+
+
+# --------------------------------------------------------------------------- panels
+
+def _fault_bands(ax: Any, item: Item, top: bool, salt: str) -> None:
+    from matplotlib.transforms import blended_transform_factory
+
+    end = max(item.end, 1.0)
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    for i, f in enumerate(item.faults):
+        color = COLORS["fault"] if f.outcome in (None, "ok") else COLORS["fault_failed"]
+        confirm = f.confirm if f.confirm is not None else (f.heal if f.heal is not None else end)
+        heal = f.heal if f.heal is not None else (end if f.confirm is None else f.confirm)
+        width = max(confirm - f.inject, end * 0.002)  # a kill confirmed in 1s is still visible
+        a = ax.axvspan(f.inject, f.inject + width, color=color, alpha=0.45, lw=0, zorder=0.4)
+        if top:
+            a.set_gid(f"fc-fault-{i}-{salt}")
+        if heal > confirm:
+            ax.axvspan(confirm, heal, color=color, alpha=0.18, lw=0, zorder=0.4,
+                       hatch=None if f.outcome in (None, "ok") else "//")
+        if top:
+            label = f"{f.fault_id} {f.f}"
+            if f.outcome not in (None, "ok"):
+                label += f" ({f.outcome})"
+            ax.text(f.inject, 1.005, label, transform=trans, fontsize=7.5, color="#a05a00",
+                    ha="left", va="bottom", rotation=0, clip_on=False)
+
+
+def _rank_panel(ax: Any, pol: PolicyTimeline, end: float, salt: str) -> None:
+    ys = [y for y, _ in pol.ticks] or [0]
+    lo, hi = min(ys + [0]), max(ys + [0])
+    below = 1.3 if pol.regressions and min(pol.y_of.get(r.new, lo) for r in pol.regressions) <= lo else 0.6
+    ax.set_ylim(lo - below, hi + 0.8)
+    ax.set_ylabel("tag (policy order, most preferred on top)")
+    _tag_ticks(ax, pol)
+    ax.grid(axis="y", color="#e6e6e6", lw=0.8, zorder=0)
+
+    # best tag certainly in the registry
+    if pol.best:
+        xs, yv = _steps([(t, pol.y_of.get(tag) if tag else None) for t, tag in pol.best], end)
+        ax.plot(xs, yv, color=COLORS["best"], lw=1.4, ls="--", drawstyle="steps-post", zorder=2)
+
+    # resolved tag
+    if pol.resolved:
+        xs, yv = _steps([(t, pol.y_of.get(tag) if tag else None) for t, tag in pol.resolved], end)
+        line, = ax.plot(xs, yv, color=COLORS["resolved"], lw=2.4, drawstyle="steps-post", zorder=4)
+        line.set_gid(f"fc-resolved-{salt}")
+        first = [(t, pol.y_of[tag]) for t, tag in pol.resolved if tag in pol.y_of]
+        if first:
+            ax.plot([first[0][0]], [first[0][1]], "o", color=COLORS["resolved"], ms=4, zorder=4)
+    else:
+        ax.text(0.5, 0.5, "the policy never resolved a tag", transform=ax.transAxes,
+                ha="center", va="center", color="#888")
+
+    # pushes and deletes
+    for t, tag, typ, f in pol.pushes:
+        y = pol.y_of.get(tag, -1)
+        if f == "delete-tag":
+            ax.plot([t], [y], "v", color=COLORS["delete"], ms=7, zorder=5)
+        elif typ == "ok":
+            ax.plot([t], [y], "^", color=COLORS["push"], ms=7, zorder=5)
+        else:
+            ax.plot([t], [y], "^", mfc="none", color=COLORS["push_failed"], ms=7, zorder=5)
+
+    for t in pol.spec_changes:
+        ax.axvline(t, color="#555", lw=1, ls=":", zorder=2)
+        ax.text(t, hi + 0.7, " spec changed", fontsize=7, color="#555", va="top")
+
+    # regressions: red level, drop arrow, label
+    for i, reg in enumerate(pol.regressions):
+        y_old = pol.y_of.get(reg.old, hi)
+        y_new = pol.y_of.get(reg.new, lo)
+        stop = reg.recovered_at if reg.recovered_at is not None else end
+        seg, = ax.plot([reg.t, stop], [y_new, y_new], color=COLORS["regression"], lw=4.5,
+                       solid_capstyle="butt", zorder=6)
+        seg.set_gid(f"fc-regression-level-{i}-{salt}")
+        arrow = ax.annotate("", xy=(reg.t, y_new), xytext=(reg.t, y_old), zorder=7,
+                            arrowprops={"arrowstyle": "-|>,head_width=0.45,head_length=0.8",
+                                        "color": COLORS["regression"], "lw": 3})
+        arrow.arrow_patch.set_gid(f"fc-regression-arrow-{i}-{salt}")
+        left = reg.t > end * 0.7  # label left of the line when the band is narrow
+        what = "still behind at the end" if reg.recovered_at is None else \
+            f"recovered t={reg.recovered_at:.1f}s"
+        label = ax.annotate(
+            f"REGRESSION  {reg.old} → {reg.new}\nt={reg.t:.1f}s, {what}",
+            xy=(reg.t, y_new), xytext=(-10 if left else 10, -12),
+            textcoords="offset points", ha="right" if left else "left", va="top",
+            color="white", fontweight="bold", fontsize=10, zorder=8,
+            bbox={"boxstyle": "round,pad=0.35", "fc": COLORS["regression"], "ec": "none"})
+        label.set_gid(f"fc-regression-{i}-{salt}")
+
+
+def _tag_ticks(ax: Any, pol: PolicyTimeline) -> None:
+    ticks = pol.ticks
+    if len(ticks) > MAX_TICK_LABELS:
+        important = {pol.y_of[t] for _, t in pol.resolved if t in pol.y_of}
+        important |= {pol.y_of.get(r.old, -2) for r in pol.regressions}
+        important |= {pol.y_of.get(r.new, -2) for r in pol.regressions}
+        step = max(1, len(ticks) // (MAX_TICK_LABELS - min(len(important), MAX_TICK_LABELS // 2)))
+        keep = {y for i, (y, _) in enumerate(ticks) if i % step == 0} | important
+        ax.set_yticks([y for y, _ in ticks], minor=True)
+        ticks = [(y, lab) for y, lab in ticks if y in keep]
+    ax.set_yticks([y for y, _ in ticks], [lab for _, lab in ticks])
+    if any(y < 0 for y, _ in ticks):
+        for lab in ax.get_yticklabels():
+            if lab.get_text() == "not eligible":
+                lab.set_color("#888")
+                lab.set_fontstyle("italic")
+
+
+def _steps(points: list[tuple[float, int | None]], end: float) -> tuple[list[float], list[float]]:
+    xs = [t for t, _ in points] + [end]
+    ys = [float("nan") if y is None else float(y) for _, y in points]
+    ys.append(ys[-1])
+    return xs, ys
+
+
+def _ready_panel(ax: Any, pol: PolicyTimeline, end: float) -> None:
+    for i, (t, status, _reason) in enumerate(pol.ready):
+        stop = pol.ready[i + 1][0] if i + 1 < len(pol.ready) else end
+        ax.broken_barh([(t, max(stop - t, 1e-6))], (0.15, 0.7),
+                       color=COLORS.get(f"ready_{status}", "#ddd"), zorder=2)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([0.5], ["Ready"])
+    ax.tick_params(axis="y", length=0)
+    for spine in ("left",):
+        ax.spines[spine].set_visible(False)
+
+
+def _pods_panel(ax: Any, item: Item, end: float, salt: str) -> None:
+    pods = item.pods
+    prefix = common_prefix([p.pod for p in pods])
+    n = max(1, len(pods))
+    ax.set_ylim(n - 0.5, -0.5)  # first pod on top
+    ax.set_yticks(range(len(pods)), [p.pod[len(prefix):] or p.pod for p in pods])
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylabel("replica")
+    ax.set_title("replicas: container state, leader, deaths/restarts"
+                 + (f"    (pods {prefix}*)" if prefix else ""),
+                 loc="left", fontsize=8.5, fontweight="normal", color="#444")
+    for row, lane in enumerate(pods):
+        for start, stop, state in lane.spans(end):
+            color = COLORS["running"] if state == "running" else (
+                COLORS["waiting"] if state == "waiting" else COLORS["down"])
+            ax.broken_barh([(start, max(stop - start, 1e-6))], (row - 0.36, 0.72), color=color, zorder=1)
+        for j, (start, stop) in enumerate(lane.leader):
+            bars = ax.broken_barh([(start, max(stop - start, 1e-6))], (row - 0.16, 0.32),
+                                  color=COLORS["leader"], zorder=3)
+            bars.set_gid(f"fc-leader-{row}-{j}-{salt}")
+        for t, why in lane.restarts:
+            ax.plot([t], [row], "X", color=COLORS["regression"], ms=9, mec="white", mew=0.8, zorder=5)
+            ax.annotate(why, xy=(t, row), xytext=(7, 0), textcoords="offset points", fontsize=7.5,
+                        color="#8a0c0c", va="center", zorder=6,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+    if not pods:
+        ax.text(0.5, 0.5, "no controller pod observed", transform=ax.transAxes,
+                ha="center", va="center", color="#888")

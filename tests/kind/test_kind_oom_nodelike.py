@@ -1,0 +1,109 @@
+"""The kind OOM path for real, in a container shaped like a kind node.
+
+A kind node is a privileged Docker container with a private cgroup namespace; the
+backend runs the OOM helper in it with ``docker exec`` (``commands.oom_helper``). This
+test builds exactly that situation without a node image: a privileged,
+``--cgroupns=private`` container, a child memory cgroup with a 64 MiB limit holding a
+victim process (standing in for the controller), then the backend's own command line.
+It checks that the helper resolves the cgroup from ``/proc/<pid>/cgroup`` the way
+:func:`parse_proc_cgroup` does and that the kernel OOM-kills the victim, not the hog.
+cgroup v1 and v2 hosts are both handled (v2 needs the nested ``subtree_control`` dance
+that systemd performs in a real node).
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+
+import pytest
+
+from pytest_fluxchaos.backends.docker.oom import HELPER_SCRIPT, parse_helper_log
+from pytest_fluxchaos.backends.kind import commands as cmd
+from pytest_fluxchaos.backends.kind.cgroups import parse_proc_cgroup
+
+pytestmark = pytest.mark.docker
+
+IMAGE = "fluxchaos/stress:bookworm"
+LIMIT = 64 * 1024 * 1024
+
+SETUP = r"""
+set -eu
+# Without --privileged (engines that lack CAP_SYS_RESOURCE cannot start privileged
+# containers) the cgroup mounts are read-only: mount them rw, as a privileged node has.
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  touch /sys/fs/cgroup/.rw 2>/dev/null || { umount /sys/fs/cgroup; mount -t cgroup2 cgroup2 /sys/fs/cgroup; }
+else
+  mkdir /sys/fs/cgroup/memory/.rw 2>/dev/null && rmdir /sys/fs/cgroup/memory/.rw || {
+    umount /sys/fs/cgroup/memory; mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory; }
+fi
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  # v2: no processes may live in a cgroup that delegates controllers
+  mkdir -p /sys/fs/cgroup/init
+  for p in $(cat /sys/fs/cgroup/cgroup.procs); do echo "$p" > /sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true; done
+  echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+  mkdir -p /sys/fs/cgroup/victim
+  echo LIMIT > /sys/fs/cgroup/victim/memory.max
+  dir=/sys/fs/cgroup/victim
+else
+  mkdir -p /sys/fs/cgroup/memory/victim
+  echo LIMIT > /sys/fs/cgroup/memory/victim/memory.limit_in_bytes
+  dir=/sys/fs/cgroup/memory/victim
+fi
+# The victim holds ~8 MB (like a controller's heap) so it out-scores an unprotected hog.
+setsid sh -c 'echo $$ > "$1/cgroup.procs"; echo $$ > /tmp/victim.pid
+  x=$(head -c 8000000 /dev/zero | tr "\0" a); sleep 600' victim "$dir" </dev/null >/dev/null 2>&1 &
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /tmp/victim.pid ] && break; sleep 0.2; done
+sleep 1
+cat /tmp/victim.pid
+""".replace("LIMIT", str(LIMIT))
+
+
+def _docker(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, **kw)
+
+
+@pytest.fixture
+def node():
+    try:
+        if _docker("image", "inspect", IMAGE).returncode != 0:
+            pytest.skip(f"{IMAGE} not built; run `python -m pytest_fluxchaos.assets build`")
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"docker CLI unusable: {exc}")
+    name = f"fluxchaos-nodelike-{secrets.token_hex(3)}"
+    common = ["run", "-d", "--cgroupns=private", "--name", name, "--label", "io.fluxchaos.managed=true"]
+    run = _docker(*common, "--privileged", IMAGE, "sleep", "infinity")
+    if run.returncode != 0:  # e.g. an engine without CAP_SYS_RESOURCE: the closest we can get
+        _docker("rm", "-f", name)
+        run = _docker(*common, "--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined",
+                      IMAGE, "sleep", "infinity")
+    if run.returncode != 0:
+        pytest.skip(f"cannot start a --cgroupns=private container with SYS_ADMIN: {run.stderr.strip()[:200]}")
+    try:
+        yield name
+    finally:
+        _docker("rm", "-f", name)
+
+
+def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str) -> None:
+    setup = _docker("exec", node, "sh", "-c", SETUP)
+    assert setup.returncode == 0, setup.stderr
+    pid = int(setup.stdout.split()[-1])
+    run = cmd.Runner()
+    expected = parse_proc_cgroup(run(cmd.read_proc_cgroup(node, pid), timeout=30).stdout)
+    assert expected.path == "/victim"
+    assert expected.directory("") == ("/memory/victim" if expected.version == 1 else "/victim")
+
+    helper = run(cmd.oom_helper(node, pid, 30, HELPER_SCRIPT), timeout=90, check=False)
+    parsed = parse_helper_log(helper.stdout)
+    assert helper.returncode == 0, (helper.stdout, helper.stderr)
+    assert parsed["cgroup"] == expected.directory("")  # the helper reports the path below CG
+    assert parsed["cgroup_version"] == expected.version
+    assert parsed["limit"] == LIMIT
+    # A privileged node may set the hog's oom_score_adj to -1000; without CAP_SYS_RESOURCE
+    # the helper raises the victim's to 1000 instead. Either way the victim must die.
+    assert parsed["hog_protected"] in (0, 1)
+    assert parsed["target_gone"] == 1, parsed  # the kernel chose the victim, not the hog
+    assert parsed["oom_kill_after"] > parsed["oom_kill_before"]
+    gone = _docker("exec", node, "sh", "-c", f"test -d /proc/{pid} && awk '{{print $3}}' /proc/{pid}/stat")
+    assert gone.stdout.strip() in ("", "Z")

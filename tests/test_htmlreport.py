@@ -1,0 +1,449 @@
+"""The HTML report, rendered from a synthetic artifacts directory written the way a run
+writes it (History.record + RunResult.write_artifacts with the real checkers)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from pytest_fluxchaos.checkers import run_checkers  # noqa: E402
+from pytest_fluxchaos.checkers.core import CheckContext, PolicyUnderTest  # noqa: E402
+from pytest_fluxchaos.history import (Fault, History, LeaseHolder, Note, Op, PodState,  # noqa: E402
+                                      PolicyLatest, PolicyReady, PolicySpec, RepositoryScan)
+from pytest_fluxchaos.htmlreport import load_items, render_report  # noqa: E402
+from pytest_fluxchaos.htmlreport.__main__ import main  # noqa: E402
+from pytest_fluxchaos.htmlreport.model import fault_spans, pod_lanes  # noqa: E402
+from pytest_fluxchaos.runner import RunResult  # noqa: E402
+
+NS = "fc-ha-emptydir-abc123"
+POLICY = f"{NS}/app-semver"
+PODS = ("image-reflector-controller-6d5b-aaaaa", "image-reflector-controller-6d5b-bbbbb")
+START = datetime(2026, 11, 28, 4, 34, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def wall(self) -> str:
+        return (START + timedelta(seconds=self.t)).isoformat(timespec="milliseconds")
+
+
+def stale_failover_history(regress: bool, ns: str = NS, outage: str = "ok") -> History:
+    """A 4984-shaped run: 1.0.0, 1.1.0 pushed, OOM kill of the leader, 1.2.0 pushed,
+    leader flip to the pod with the stale database (which regresses when ``regress``)."""
+    clock = Clock()
+    h = History(clock=clock, wall_clock=clock.wall)
+    policy = f"{ns}/app-semver"
+    a, b = PODS
+
+    def at(t: float) -> History:
+        clock.t = t
+        return h
+
+    at(0).record(Note, message="run start", data={"variant": "ha-emptydir"})
+    for pod in PODS:
+        at(1).record(PodState, pod=f"{ns}/{pod}", container_id=f"c-{pod}", state="running")
+    at(1).record(LeaseHolder, lease=f"{ns}/irc-leader", holder=a, identity=f"{a}_1", transitions=0)
+    at(1).record(PolicySpec, policy=policy, generation=1,
+                 spec={"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1.0.0"}}})
+    for i, tag in enumerate(("1.0.0", "1.1.0")):
+        at(1 + i / 10).record(Op, image="app", tag=tag, type="invoke")
+        at(1.05 + i / 10).record(Op, image="app", tag=tag, type="ok", digest=f"sha256:{i}")
+    at(3).record(RepositoryScan, repository=f"{ns}/app", revision="1", tag_count=2,
+                 latest_tags=("1.1.0", "1.0.0"))
+    at(7).record(PolicyReady, policy=policy, status="True", reason="Succeeded")
+    at(7).record(PolicyLatest, policy=policy, tag="1.1.0")
+    # fault 1: OOM-kill the leader (a); it restarts, keeps the lease
+    at(8).record(Fault, fault_id="oom", f="oom-kill", phase="inject", target="leader", resolved=a)
+    at(9).record(PodState, pod=f"{ns}/{a}", state="terminated", reason="OOMKilled", exit_code=137)
+    at(9.2).record(Fault, fault_id="oom", f="oom-kill", phase="confirm", target="leader",
+                   resolved=a, outcome="ok", detail={"reason": "OOMKilled"})
+    at(9.2).record(Fault, fault_id="oom", f="oom-kill", phase="heal", target="leader", resolved=a)
+    at(9.5).record(PodState, pod=f"{ns}/{a}", state="running", reason="OOMKilled", exit_code=137,
+                   restart_count=1)
+    # fault 2 (same id, repeated step): the lease moves to b, which then sees 1.2.0
+    at(40).record(Fault, fault_id="oom", f="oom-kill", phase="inject", target="leader", resolved=a)
+    at(41).record(PodState, pod=f"{ns}/{a}", state="waiting", reason="CrashLoopBackOff",
+                  exit_code=137, restart_count=1)
+    at(50).record(Fault, fault_id="oom", f="oom-kill", phase="confirm", target="leader",
+                  resolved=a, outcome="ok")
+    at(50).record(Fault, fault_id="oom", f="oom-kill", phase="heal", target="leader", resolved=a)
+    at(50.3).record(PodState, pod=f"{ns}/{a}", state="running", restart_count=2)
+    at(60).record(LeaseHolder, lease=f"{ns}/irc-leader", holder=b, identity=f"{b}_1", transitions=1)
+    at(60.1).record(Op, image="app", tag="1.2.0", type="invoke")
+    at(60.2).record(Op, image="app", tag="1.2.0", type="ok", digest="sha256:2")
+    at(60.5).record(RepositoryScan, repository=f"{ns}/app", revision="2", tag_count=3,
+                    latest_tags=("1.2.0", "1.1.0", "1.0.0"))
+    at(61).record(PolicyLatest, policy=policy, tag="1.2.0", previous="1.1.0")
+    # a registry outage (unconfirmed ones are drawn grey, hatched)
+    at(70).record(Fault, fault_id="outage", f="registry-outage", phase="inject", target="registry")
+    at(72).record(Fault, fault_id="outage", f="registry-outage", phase="confirm", target="registry",
+                  outcome=outage)  # type: ignore[arg-type]
+    at(80).record(Fault, fault_id="outage", f="registry-outage", phase="heal", target="registry")
+    # leader back to a, whose database never saw 1.2.0
+    at(100).record(LeaseHolder, lease=f"{ns}/irc-leader", holder=a, identity=f"{a}_2", transitions=2)
+    if regress:
+        at(100.2).record(PolicyLatest, policy=policy, tag="1.1.0", previous="1.2.0")
+    at(130).record(Note, message="run end")
+    return h
+
+
+def write_item(root: Path, name: str, *, regress: bool, expected: dict | None = None,
+               variant: str = "ha-emptydir", outage: str = "ok") -> Path:
+    ns = f"fc-{variant}-abc123"
+    history = stale_failover_history(regress, ns, outage)
+    ctx = CheckContext(policies=(PolicyUnderTest(name=f"{ns}/app-semver", image="app",
+                                                 policy={"semver": {"range": ">=1.0.0"}}),),
+                       irc_version="v1.2.4", converge_bound=45, stuck_bound=120)
+    result = RunResult(scenario="two-flips-stale-db", variant=variant, namespace=ns,
+                       backend="docker", irc_version="v1.2.4", flux_version="2.9.4", seed=7,
+                       history=history, expected=expected or {}, timings={"deploy": 1.0, "run": 130.0})
+    result.verdicts = run_checkers(history, ctx)
+    return result.write_artifacts(root / name)
+
+
+def write_unavailable(root: Path, name: str) -> Path:
+    """Like FluxChaosSession._write_unavailable: every verdict unknown, an error."""
+    from pytest_fluxchaos.checkers import Validity, Verdict
+
+    history = History()
+    history.record(Note, message="environment unavailable", data={"error": "docker: no engine"})
+    result = RunResult(scenario="two-flips-stale-db", variant="single-pvc", namespace="", backend="docker",
+                       irc_version="", flux_version="2.9.4", seed=0, history=history,
+                       error="docker backend (Flux 2.9.4) unavailable: no engine")
+    result.verdicts = {n: Verdict(n, Validity.UNKNOWN, "not run: environment unavailable", ["no engine"])
+                       for n in ("no-regression", "converges", "never-stuck", "faults-landed")}
+    return result.write_artifacts(root / name)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("artifacts")
+    write_item(root, "suites_4984.yaml_two-flips-stale-db_ha-emptydir", regress=True,
+               expected={"no-regression": False, "converges": "any"})
+    write_item(root, "suites_4984.yaml_two-flips-stale-db_single", regress=False, variant="single")
+    write_item(root, "suites_4984.yaml_two-flips-stale-db_ha-shared", regress=True, variant="ha-shared",
+               outage="unconfirmed")
+    write_unavailable(root, "nested/suites_4984.yaml_two-flips-stale-db_single-pvc")
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(artifacts: Path) -> tuple[Path, str]:
+    out = render_report(artifacts)
+    return out, out.read_text(encoding="utf-8")
+
+
+# -- HTML inspection -------------------------------------------------------------------
+
+class Page(HTMLParser):
+    """Collects what the checks need: tags with attributes, section ids, text, styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.styles: list[str] = []
+        self._in_style = False
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {k: v or "" for k, v in attrs}))
+        self._in_style = tag == "style"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {k: v or "" for k, v in attrs}))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles.append(data)
+        else:
+            self.text.append(data)
+
+    def sections(self) -> dict[str, str]:
+        return {a["id"]: a.get("class", "") for t, a in self.elements if t == "section"}
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)  # http://, https://, //host, ftp://
+RESOURCE_ATTRS = {"src", "href", "xlink:href", "srcset", "action", "poster", "data", "background",
+                  "formaction", "manifest", "cite", "longdesc", "ping"}
+
+
+def remote_references(html: str) -> list[str]:
+    """Every reference the browser could resolve to a remote host."""
+    page = parse(html)
+    found = []
+    for tag, attrs in page.elements:
+        if tag == "script":
+            found.append("<script>")
+        for name, value in attrs.items():
+            if name in RESOURCE_ATTRS and (REMOTE.match(value) or value.lower().startswith("http")):
+                found.append(f"{tag}[{name}]={value}")
+            if name == "style":
+                page.styles.append(value)
+    for css in page.styles:
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]*)", css):
+            if not url.startswith(("#", "data:")):
+                found.append(f"css url({url})")
+        if "@import" in css:
+            found.append("css @import")
+    return found
+
+
+# -- tests ---------------------------------------------------------------------------
+
+def test_report_is_written_next_to_the_artifacts(report: tuple[Path, str], artifacts: Path) -> None:
+    out, html = report
+    assert out == artifacts / "report.html"
+    assert html.startswith("<!DOCTYPE html>")
+    assert html.rstrip().endswith("</html>")
+
+
+def test_one_section_per_item_and_a_summary_table_linking_to_them(report: tuple[Path, str]) -> None:
+    _out, html = report
+    page = parse(html)
+    sections = page.sections()
+    assert len(sections) == 4
+    links = [a["href"] for t, a in page.elements if t == "a" and a.get("href", "").startswith("#item-")]
+    assert sorted(h[1:] for h in links) == sorted(sections)
+    assert "item-nested-suites_4984.yaml_two-flips-stale-db_single-pvc" in sections
+    text = " ".join("".join(page.text).split())
+    assert "4 items: 2 passed, 1 failed, 1 errors" in text
+    assert "2 regressions observed" in text
+
+
+def summary_rows(html: str) -> dict[str, str]:
+    table = html[html.index('<table class="summary">'):]
+    table = table[: table.index("</table>")]
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]:
+        name = re.search(r'<a href="#[^"]*">([^<]*)</a>', row).group(1)  # type: ignore[union-attr]
+        rows[name] = row
+    return rows
+
+
+def test_summary_table_shows_each_checker_verdict_against_its_expectation(report: tuple[Path, str]) -> None:
+    _out, html = report
+    head = html[html.index('<table class="summary">'):html.index("</thead>")]
+    for checker in ("no-regression", "converges", "never-stuck", "faults-landed"):
+        assert f"<th>{checker}</th>" in head
+    rows = summary_rows(html)
+    ha = rows["two-flips-stale-db[ha-emptydir]"]  # reproduced, as the suite expects
+    assert '<span class="badge pass">PASS</span>' in ha
+    assert '<td class="v v-false" title="1 regression(s)' in ha
+    assert "<b>false</b><small>expected false ✓</small>" in ha
+    assert "<b>false</b><small>expected any ✓</small>" in ha
+    shared = rows["two-flips-stale-db[ha-shared]"]  # unexpected: the item fails
+    assert '<span class="badge fail">FAIL</span>' in shared
+    assert 'class="v v-false mismatch"' in shared
+    assert "expected true ✗ unexpected" in shared
+    single = rows["two-flips-stale-db[single]"]
+    assert "mismatch" not in single and "v-false" not in single
+    assert single.count("<b>true</b>") == 4
+    unavailable = rows["two-flips-stale-db[single-pvc]"]
+    assert '<span class="badge error">ERROR</span>' in unavailable
+    assert unavailable.count("<b>unknown</b>") == 4
+
+
+def test_regression_is_highlighted_in_the_page_and_in_the_plot(report: tuple[Path, str]) -> None:
+    _out, html = report
+    page = parse(html)
+    sections = page.sections()
+    ha = "item-suites_4984.yaml_two-flips-stale-db_ha-emptydir"
+    single = "item-suites_4984.yaml_two-flips-stale-db_single"
+    assert "has-regression" in sections[ha]
+    assert "has-regression" not in sections[single]
+    ha_html = section_html(html, ha)
+    # the banner, with the suite's expectation explained
+    assert 'class="banner regression"' in ha_html
+    assert "REGRESSION 1.2.0 → 1.1.0</b> in fc-ha-emptydir-abc123/app-semver at t=100.2s" in ha_html
+    assert "still behind at the end of the run" in ha_html
+    assert "known bug was reproduced" in ha_html
+    # the plot: a regression label, band, drop arrow and level, by SVG id
+    for gid in ("fc-regression-0", "fc-regression-band-0", "fc-regression-arrow-0",
+                "fc-regression-level-0"):
+        assert f'id="{gid}-' in ha_html
+    assert "REGRESSION  1.2.0 → 1.1.0" in ha_html
+    single_html = section_html(html, single)
+    assert 'id="fc-regression' not in single_html and "banner regression" not in single_html
+    assert 'id="fc-resolved-' in single_html
+
+
+def section_html(html: str, anchor: str) -> str:
+    start = html.index(f'id="{anchor}"')
+    end = html.find("<section", start)
+    return html[start: end if end > 0 else len(html)]
+
+
+def test_timeline_has_tag_names_faults_leaders_and_restarts(report: tuple[Path, str]) -> None:
+    _out, html = report
+    svg = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_ha-emptydir")
+    assert svg.count("<svg") == 1
+    for tag in ("1.0.0", "1.1.0", "1.2.0"):
+        assert f">{tag}</text>" in svg  # y tick labels are tag names
+    assert 'id="fc-fault-0-' in svg and 'id="fc-fault-1-' in svg and 'id="fc-fault-2-' in svg
+    assert "outage registry-outage" in svg and "(unconfirmed)" not in svg
+    shared = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_ha-shared")
+    assert "outage registry-outage (unconfirmed)" in shared
+    assert 'id="fc-leader-0-0-' in svg and 'id="fc-leader-1-0-' in svg
+    assert ">leader → bbbbb</text>" in svg and ">leader → aaaaa</text>" in svg
+    assert ">OOMKilled</text>" in svg and ">CrashLoopBackOff</text>" in svg
+    assert "semver &gt;=1.0.0" in svg
+
+
+def test_evidence_stories_and_relative_artifact_links(report: tuple[Path, str]) -> None:
+    _out, html = report
+    ha = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_ha-emptydir")
+    assert "<details open><summary>no-regression:" in ha
+    assert "regressed 1.2.0 -&gt; 1.1.0 at t=100.2s" in ha
+    assert "<details><summary>faults-landed:" in ha  # true and expected: folded
+    assert 'href="suites_4984.yaml_two-flips-stale-db_ha-emptydir/history.jsonl"' in ha
+    assert 'href="suites_4984.yaml_two-flips-stale-db_ha-emptydir/verdict.json"' in ha
+    err = section_html(html, "item-nested-suites_4984.yaml_two-flips-stale-db_single-pvc")
+    assert "run did not complete:</b> docker backend (Flux 2.9.4) unavailable: no engine" in err
+
+
+def test_report_loads_no_remote_resource(report: tuple[Path, str]) -> None:
+    _out, html = report
+    assert remote_references(html) == []
+    assert not re.search(r"<(script|iframe|object|embed|link\s+rel=\"stylesheet\")", html, re.I)
+    assert "@font-face" not in html
+    page = parse(html)
+    csp = [a["content"] for t, a in page.elements
+           if t == "meta" and a.get("http-equiv", "").lower() == "content-security-policy"]
+    assert csp and "default-src 'none'" in csp[0]
+    # the only http strings are SVG namespace names, which are never fetched
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) <= {"http://www.w3.org/2000/svg",
+                                                                 "http://www.w3.org/1999/xlink"}
+
+
+def test_remote_reference_detector_catches_what_it_should() -> None:
+    bad = ('<img src="https://x/y.png"><link href="//cdn/x.css"><svg><image xlink:href="http://a/b"/>'
+           '</svg><div style="background: url(http://x/a.png)"></div><style>@import "x.css";'
+           " p { background: url('https://x/b.png') }</style><script></script>")
+    found = remote_references(bad)
+    assert len(found) == 7
+    assert remote_references('<a href="#x">x</a><a href="a/b.json">j</a>'
+                             '<div style="fill: url(#p1)"></div><link rel="icon" href="data:,">') == []
+
+
+def test_cli_renders_from_an_artifacts_directory(artifacts: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ci" / "fluxchaos.html"
+    assert main([str(artifacts), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    html = out.read_text(encoding="utf-8")
+    assert html.count("<section") == 4
+    # links still reach the artifacts from the other directory
+    href = re.search(r'href="([^"]*ha-emptydir/history.jsonl)"', html).group(1)  # type: ignore[union-attr]
+    assert (out.parent / href).resolve() == (artifacts / "suites_4984.yaml_two-flips-stale-db_ha-emptydir"
+                                             / "history.jsonl").resolve()
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "no such artifacts directory" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point(artifacts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    proc = subprocess.run([sys.executable, "-m", "pytest_fluxchaos.htmlreport", str(artifacts),
+                           "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no font warnings or other noise
+    assert out.exists() and "fluxchaos report" in out.read_text(encoding="utf-8")
+
+
+def test_empty_and_damaged_artifacts_still_render(tmp_path: Path) -> None:
+    empty = render_report(tmp_path / "." if tmp_path.exists() else tmp_path, tmp_path / "empty.html")
+    assert "No <code>verdict.json</code> found" in empty.read_text(encoding="utf-8")
+    damaged = tmp_path / "damaged"
+    item = write_item(damaged, "x", regress=True)
+    with (item / "history.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"kind": "from-the-future", "t": 1.0, "wall": ""}\nnot json\n')
+    (damaged / "y").mkdir()
+    (damaged / "y" / "verdict.json").write_text("{broken")
+    html = render_report(damaged).read_text(encoding="utf-8")
+    assert "2 history line(s) of unknown kind were skipped" in html
+    assert "unreadable verdict.json" in html
+    assert html.count("<section") == 2
+
+
+# -- model -------------------------------------------------------------------------
+
+def test_model_ranks_tags_in_policy_order_and_pairs_repeated_faults(artifacts: Path) -> None:
+    items = {i.variant: i for i in load_items(artifacts)}
+    ha = items["ha-emptydir"]
+    (pol,) = ha.policies
+    assert pol.image == "app"
+    assert pol.y_of == {"1.0.0": 0, "1.1.0": 1, "1.2.0": 2}
+    assert [t for _, t in pol.resolved] == ["1.1.0", "1.2.0", "1.1.0"]
+    assert pol.best[-1][1] == "1.2.0"  # the registry held 1.2.0 throughout the regression
+    assert [(r.old, r.new, r.recovered_at) for r in pol.regressions] == [("1.2.0", "1.1.0", None)]
+    spans = [(f.fault_id, f.inject, f.confirm, f.heal, f.outcome) for f in ha.faults]
+    assert spans == [("oom", 8.0, 9.2, 9.2, "ok"), ("oom", 40.0, 50.0, 50.0, "ok"),
+                     ("outage", 70.0, 72.0, 80.0, "ok")]
+    assert ha.fault_counts() == (3, 3)
+    assert items["ha-shared"].fault_counts() == (3, 2)
+    a, b = ha.pods
+    assert a.pod.endswith("aaaaa") and a.leader == [(1.0, 60.0), (100.0, 130.0)]
+    assert b.leader == [(60.0, 100.0)]
+    assert [why for _t, why in a.restarts] == ["OOMKilled", "CrashLoopBackOff"]
+    assert ha.leader_changes == [(60.0, b.pod), (100.0, a.pod)]
+    assert ha.start_wall == "2026-11-28T04:34:00Z"
+
+
+def test_model_puts_tags_the_policy_cannot_select_below_the_order() -> None:
+    clock = Clock()
+    h = History(clock=clock, wall_clock=clock.wall)
+    h.record(PolicySpec, policy="ns/p", generation=1,
+             spec={"policy": {"semver": {"range": ">=1.0.0"}}})
+    for tag in ("0.9.0", "latest", "1.0.0"):
+        h.record(Op, image="app", tag=tag, type="ok")
+    h.record(PolicyLatest, policy="ns/p", tag="1.0.0")
+    from pytest_fluxchaos.htmlreport.model import policy_timeline
+
+    pol = policy_timeline(h, "ns/p", "v1.2.4", [])
+    assert pol.y_of == {"0.9.0": -1, "latest": -1, "1.0.0": 0}
+    assert pol.ticks == [(-1, "not eligible"), (0, "1.0.0")]
+
+
+def test_pod_lanes_and_fault_spans_tolerate_partial_histories() -> None:
+    clock = Clock()
+    h = History(clock=clock, wall_clock=clock.wall)
+    h.record(Fault, fault_id="k", f="kill", phase="heal", target="pod-0")  # inject not seen
+    h.record(LeaseHolder, lease="ns/l", holder=None)
+    h.record(PodState, pod="ns/p-1", state="waiting", reason="ContainerCreating")
+    (span,) = fault_spans(h)
+    assert span.heal == 0.0 and span.confirm is None
+    (lane,) = pod_lanes(h, 10.0)
+    assert lane.restarts == [] and lane.leader == []
+    assert lane.spans(10.0) == [(0.0, 10.0, "waiting")]
+
+
+def test_written_verdict_json_is_what_the_report_reads(artifacts: Path) -> None:
+    data = json.loads((artifacts / "suites_4984.yaml_two-flips-stale-db_ha-emptydir" / "verdict.json")
+                      .read_text())
+    assert data["checkers"]["no-regression"]["verdict"] == "false"
+    assert data["checkers"]["no-regression"]["expected"] == "false"
+    assert data["passed"] is True

@@ -1,0 +1,340 @@
+"""Terminal progress: TTY status line, plain lines when not a TTY, silence under -q and
+on xdist workers; the one-line result summary per item."""
+
+from __future__ import annotations
+
+import io
+import logging
+import textwrap
+
+import pytest
+
+from pytest_fluxchaos.progress import Progress, ResultLines, summary_line
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make(verbosity: int = 0, is_tty: bool = False, is_worker: bool = False,
+         writer: object | None = "stream", **kwargs: object) -> tuple[Progress, io.StringIO, Clock]:
+    stream = io.StringIO()
+    clock = Clock()
+    progress = Progress(stream if writer == "stream" else writer, verbosity, is_tty, is_worker,
+                        clock=clock, width=120, **kwargs)  # type: ignore[arg-type]
+    return progress, stream, clock
+
+
+# -- not a TTY: plain lines ----------------------------------------------------------
+
+def test_not_a_tty_prints_plain_lines_with_elapsed_times() -> None:
+    progress, out, clock = make(is_tty=False)
+    progress("docker: creating network")
+    with progress.phase("cluster create") as phase:
+        clock.advance(12.5)
+        phase.tick("etcd")
+        progress("kube-apiserver up")
+    clock.advance(1)
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert lines == [
+        "fluxchaos [  0.0s] docker: creating network",
+        "fluxchaos [  0.0s] cluster create ...",
+        "fluxchaos [ 12.5s] kube-apiserver up",
+        "fluxchaos [ 12.5s] cluster create done in 12.5s",
+    ]
+    assert progress.timings == {"cluster create": 12.5}
+
+
+def test_not_a_tty_waits_print_a_heartbeat_not_every_tick() -> None:
+    progress, out, clock = make(is_tty=False, heartbeat=30)
+    with progress.phase("waiting for trigger") as phase:
+        for _ in range(130):  # 65 s of ticks every 0.5 s
+            clock.advance(0.5)
+            phase.tick("policy app resolves to 1.2.0")
+    lines = out.getvalue().splitlines()
+    still = [line for line in lines if "still running" in line]
+    assert len(still) == 2
+    assert still[0].endswith("waiting for trigger still running after 30.0s: policy app resolves to 1.2.0")
+    assert lines[-1].endswith("waiting for trigger done in 1m05s")
+    assert "\r" not in out.getvalue()
+
+
+def test_progress_tick_without_phase_is_silent_when_not_a_tty() -> None:
+    progress, out, _clock = make(is_tty=False)
+    progress.tick("waiting")
+    assert out.getvalue() == ""
+
+
+def test_failed_and_interrupted_phases_say_so() -> None:
+    progress, out, clock = make(is_tty=False)
+    with pytest.raises(RuntimeError):
+        with progress.phase("Flux ready"):
+            clock.advance(3)
+            raise RuntimeError("boom")
+    with pytest.raises(KeyboardInterrupt):
+        with progress.phase("asset build"):
+            clock.advance(90)
+            raise KeyboardInterrupt
+    text = out.getvalue()
+    assert "Flux ready failed after 3.0s (RuntimeError)" in text
+    assert "asset build interrupted after 1m30s" in text
+
+
+# -- TTY: one live status line ----------------------------------------------------------
+
+def test_tty_rewrites_one_status_line_and_keeps_finished_lines() -> None:
+    progress, out, clock = make(is_tty=True, min_redraw=0.2)
+    with progress.phase("cluster create") as phase:
+        clock.advance(1)
+        phase.tick("etcd")
+        clock.advance(0.1)
+        phase.tick("still etcd")  # within min_redraw: not drawn
+        clock.advance(1)
+        phase.tick("kube-apiserver")
+        progress("registry up")
+        clock.advance(2)
+    raw = out.getvalue()
+    assert "\r" in raw
+    assert "cluster create … 1.0s (etcd)" in raw
+    assert "(still etcd)" not in raw
+    assert "cluster create … 2.1s (kube-apiserver)" in raw
+    # what the terminal finally shows: each \r rewinds the line
+    screen = [line.split("\r")[-1].rstrip() for line in raw.split("\n")]
+    assert screen[0] == "fluxchaos [  2.1s] registry up"
+    assert screen[1] == "fluxchaos [  4.1s] cluster create done in 4.1s"
+    assert screen[2] == ""  # nothing left dangling after the phase
+
+
+def test_tty_clear_removes_a_bare_status_line() -> None:
+    progress, out, _clock = make(is_tty=True)
+    progress.tick("waiting for Flux")
+    assert out.getvalue().startswith("\rfluxchaos [  0.0s] waiting for Flux")
+    progress.clear()
+    assert out.getvalue().split("\r")[-1] == ""
+    assert progress._status_len == 0
+
+
+def test_tty_status_is_cut_to_the_terminal_width() -> None:
+    progress, out, _clock = make(is_tty=True)
+    progress.width = 40
+    with progress.phase("x" * 100):
+        pass
+    first_draw = out.getvalue().split("\r")[1]
+    assert len(first_draw) <= 39
+
+
+def test_markup_goes_to_terminal_writers_only_on_a_tty() -> None:
+    calls: list[dict[str, bool]] = []
+
+    class Writer:
+        def write(self, text: str, **markup: bool) -> None:
+            calls.append(markup)
+
+    progress, _out, _clock = make(is_tty=True, writer=Writer())
+    with progress.phase("p"):
+        pass
+    assert {"green": True, "red": False} in calls
+
+
+# -- quiet: -q, workers, no terminal -------------------------------------------------
+
+@pytest.mark.parametrize("kwargs", [{"verbosity": -1}, {"verbosity": -2}, {"is_worker": True},
+                                    {"is_worker": True, "is_tty": True}, {"writer": None}])
+def test_quiet_cases_write_nothing(kwargs: dict[str, object], caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("fluxchaos.test")
+    progress, out, clock = make(log=log, **kwargs)  # type: ignore[arg-type]
+    assert not progress.enabled
+    with caplog.at_level(logging.INFO, logger="fluxchaos.test"):
+        progress("docker: creating network")
+        with progress.phase("cluster create") as phase:
+            clock.advance(60)
+            phase.tick("etcd")
+        progress.tick("waiting")
+        progress.clear()
+    assert out.getvalue() == ""
+    assert "docker: creating network" in caplog.text  # still in the log
+    assert "cluster create done in 1m00s" in caplog.text
+    assert progress.timings == {"cluster create": 60.0}
+
+
+def test_suspend_wraps_every_write() -> None:
+    entered: list[str] = []
+
+    class Guard:
+        def __enter__(self) -> None:
+            entered.append("in")
+
+        def __exit__(self, *exc: object) -> None:
+            entered.append("out")
+
+    progress, out, _clock = make(suspend=Guard)
+    progress("hello")
+    assert entered == ["in", "out"]
+    assert out.getvalue().endswith("hello\n")
+
+
+# -- through pytest ------------------------------------------------------------------
+
+PROGRESS_TEST = textwrap.dedent("""
+    from pytest_fluxchaos.progress import Progress
+
+    def test_long_phase(request):
+        progress = Progress.from_config(request.config)
+        progress("provisioning")
+        with progress.phase("Flux ready") as phase:
+            phase.tick("2/2 pods")
+        print("captured output stays captured")
+""")
+
+
+def test_from_config_writes_through_capture_when_not_a_tty(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_it=PROGRESS_TEST)
+    result = pytester.runpytest("-p", "no:fluxchaos", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["fluxchaos [[]*[]] provisioning", "fluxchaos [[]*[]] Flux ready ...",
+                                 "fluxchaos [[]*[]] Flux ready done in *s"])
+    assert "\r" not in out
+    assert "captured output stays captured" not in out
+
+
+def test_from_config_is_silent_under_q(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_it=PROGRESS_TEST)
+    result = pytester.runpytest("-q", "-p", "no:fluxchaos", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "fluxchaos [" not in result.stdout.str()
+
+
+def test_from_config_detects_an_xdist_worker(pytester: pytest.Pytester) -> None:
+    config = pytester.parseconfig()
+    assert Progress.from_config(config).enabled
+    config.workerinput = {"workerid": "gw0"}  # type: ignore[attr-defined]
+    progress = Progress.from_config(config)
+    assert progress.is_worker and not progress.enabled
+
+
+def test_under_xdist_workers_stay_silent_and_result_lines_reach_the_controller(
+        pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makeconftest(textwrap.dedent("""
+        from pytest_fluxchaos.progress import ResultLines
+
+        def pytest_configure(config):
+            config.pluginmanager.register(ResultLines.from_config(config), "fluxchaos-lines")
+    """))
+    pytester.makepyfile(test_it=PROGRESS_TEST + textwrap.dedent("""
+
+        def test_item(record_property):
+            record_property("fluxchaos.variant", "ha-emptydir")
+            record_property("fluxchaos.no-regression", "false")
+            record_property("fluxchaos.no-regression.expected", "false")
+            record_property("fluxchaos.regressions", "1")
+    """))
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:fluxchaos", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    assert "fluxchaos [" not in out  # worker progress is not interleaved into the output
+    result.stdout.fnmatch_lines(["fluxchaos: test_item PASS no-regression=false(expected) "
+                                 "regressions=1 variant=ha-emptydir"])
+
+
+# -- result lines ----------------------------------------------------------------------
+
+PROPS = [("fluxchaos.variant", "ha-emptydir"), ("fluxchaos.backend", "docker"),
+         ("fluxchaos.irc_version", "v1.2.4"), ("fluxchaos.flux_version", "2.9.4"),
+         ("fluxchaos.seed", "7"), ("fluxchaos.overall", "false"),
+         ("fluxchaos.no-regression", "false"), ("fluxchaos.no-regression.expected", "false"),
+         ("fluxchaos.converges", "false"), ("fluxchaos.converges.expected", "any"),
+         ("fluxchaos.never-stuck", "true"), ("fluxchaos.never-stuck.expected", "true"),
+         ("fluxchaos.faults-landed", "unknown"), ("fluxchaos.faults-landed.expected", "true"),
+         ("fluxchaos.faults_injected", "3"), ("fluxchaos.faults_confirmed", "2"),
+         ("fluxchaos.regressions", "1"), ("fluxchaos.artifacts", "/tmp/x")]
+
+
+def test_summary_line_is_one_greppable_line() -> None:
+    line = summary_line("suites/a.yaml::two-flips[ha-emptydir]", "failed", PROPS)
+    assert line == ("fluxchaos: two-flips[ha-emptydir] FAIL no-regression=false(expected) "
+                    "converges=false(any) never-stuck=true faults-landed=unknown!=true "
+                    "faults=3/2 regressions=1 variant=ha-emptydir backend=docker irc=v1.2.4 "
+                    "flux=2.9.4 seed=7")
+    assert "\n" not in line
+
+
+def test_summary_line_error_and_plain_tests() -> None:
+    line = summary_line("x::y[single]", "failed", [("fluxchaos.variant", "single"),
+                                                    ("fluxchaos.error", "docker backend\nunavailable")])
+    assert line is not None and " ERROR " in line and line.endswith("error=docker backend unavailable")
+    assert summary_line("x::test_plain", "passed", [("other", "1")]) is None
+
+
+def test_result_lines_plugin_prints_on_the_controller_only() -> None:
+    class Report:
+        when = "call"
+        outcome = "passed"
+        nodeid = "s.yaml::sc[single]"
+        user_properties = PROPS
+
+    out = io.StringIO()
+    ResultLines(out, 0).pytest_runtest_logreport(Report())
+    assert out.getvalue().startswith("fluxchaos: sc[single] PASS ")
+    quiet = io.StringIO()
+    worker = ResultLines(quiet, 0, is_worker=True)
+    worker.pytest_runtest_logreport(Report())
+    ResultLines(quiet, -2).pytest_runtest_logreport(Report())
+    assert quiet.getvalue() == "" and len(worker.lines) == 1
+    Report.when = "teardown"
+    ResultLines(out, 0).pytest_runtest_logreport(Report())
+    assert out.getvalue().count("fluxchaos:") == 1
+
+
+# -- phases that are usually short ------------------------------------------------------
+
+def test_quiet_under_prints_only_waits_that_last(caplog: pytest.LogCaptureFixture) -> None:
+    progress, out, clock = make(is_tty=False, heartbeat=30)
+    with progress.phase("step 2: waiting for policy app resolves to 1.2.0", quiet_under=5) as p:
+        clock.advance(1)
+        p.tick()
+    assert out.getvalue() == ""  # a 1 s wait is not worth two lines
+    with progress.phase("step 3: waiting for a pod other than a leads", quiet_under=5) as p:
+        for _ in range(40):
+            clock.advance(1)
+            p.tick("leader a")
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "fluxchaos [  6.0s] step 3: waiting for a pod other than a leads ... 5.0s so far (leader a)",
+        "fluxchaos [ 36.0s] step 3: waiting for a pod other than a leads still running after 35.0s: leader a",
+        "fluxchaos [ 41.0s] step 3: waiting for a pod other than a leads done in 40.0s",
+    ]
+
+
+def test_quiet_under_on_a_tty_clears_the_status_of_a_short_wait() -> None:
+    progress, out, clock = make(is_tty=True)
+    with progress.phase("waiting", quiet_under=5) as p:
+        clock.advance(1)
+        p.tick()
+    raw = out.getvalue()
+    assert "waiting … 1.0s" in raw
+    assert raw.split("\r")[-1].strip() == "" and "\n" not in raw
+
+
+def test_phase_helper_accepts_plain_callables() -> None:
+    from pytest_fluxchaos.progress import phase
+
+    seen: list[str] = []
+    with phase(seen.append, "asset build") as p:
+        p.tick("go build")
+    with phase(seen.append, "waiting", quiet_under=5):
+        pass
+    assert seen == ["asset build ..."]
+    progress, out, _clock = make()
+    with phase(progress, "asset build"):
+        pass
+    assert "asset build done in 0.0s" in out.getvalue()
