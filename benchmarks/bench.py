@@ -19,8 +19,8 @@ Measures, with the assets already built (``python -m pytest_fluxchaos.assets sta
                 ``suites/flux2-4984-oom-failover.yaml::two-flips-stale-db`` per variant, each in
                 its own ``python -m pytest -p fluxchaos ... --fluxchaos-backend=docker``
                 process, against the run's inherent floor computed from its history:
-                for every fault attempt, fault confirmed -> next leader acquired (the
-                lease-expiry wait the IRC imposes), plus the IRC's own scan/resolve waits
+                for every fault attempt, the kill -> next leader acquired (the lease-expiry
+                wait the IRC imposes; confirm -> leader is reported as well), plus the IRC's own scan/resolve waits
                 (objects applied or tag pushed/reconcile requested -> policy resolved), plus
                 the settle bound (``settle`` hold when converged, the ``converge`` bound when
                 not). overhead = run - floor.
@@ -237,23 +237,36 @@ def _suite_bounds(scenario: str) -> dict[str, float]:
 def floor_from_history(events: list[dict[str, Any]], bounds: dict[str, float]) -> dict[str, Any]:
     """The run's inherent waits, from its history (seconds, run-relative ``t``).
 
-    * per fault attempt: ``confirm`` -> the next LeaseHolder event with a holder (a new
-      leader identity: the lease must expire before anyone can take it);
+    * per fault attempt: the kill (inject + the helper's ``exit_detected_s``) -> the next
+      LeaseHolder event with a holder (a new leader identity: the lease must expire
+      before anyone can take it). ``confirm -> leader`` is reported too, but the
+      confirmation may come after the new leader (the nemesis keeps the killed pod down
+      until another pod leads), so the kill is the start of the inherent wait;
     * IRC resolve waits: for each PolicyLatest a ``policy`` trigger waited for, the time
       since the action before it (objects applied = ``deployed``, a push, a reconcile);
     * settle: the ``settle`` hold if the run converged, else the whole ``converge`` bound.
     """
     leases = [e for e in events if e["kind"] == "lease-holder" and e.get("holder")]
-    faults = [e for e in events if e["kind"] == "fault" and e.get("phase") == "confirm"]
     flips: list[dict[str, Any]] = []
-    for f in faults:
-        nxt = next((ls for ls in leases if ls["t"] > f["t"]), None)
-        injected = next((e for e in reversed(events) if e["kind"] == "fault" and e.get("phase") == "inject"
-                         and e.get("fault_id") == f.get("fault_id") and e["t"] <= f["t"]), None)
-        flips.append({"fault": f.get("fault_id"), "confirmed_t": round(f["t"], 3),
-                      "inject_to_confirm": round(f["t"] - injected["t"], 3) if injected else None,
-                      "leader": nxt["holder"] if nxt else None,
-                      "confirm_to_leader": round(nxt["t"] - f["t"], 3) if nxt else None})
+    for conf in (e for e in events if e["kind"] == "fault" and e.get("phase") == "confirm"):
+        inject = next((e for e in reversed(events) if e["kind"] == "fault" and e.get("phase") == "inject"
+                       and e.get("fault_id") == conf.get("fault_id") and e["t"] <= conf["t"]), None)
+        evidence = (conf.get("detail") or {}).get("evidence") or {}
+        # The kill: the helper's own measure of when the container exited (the lease
+        # clock runs from the last renewal before it, whatever the harness does next).
+        if inject is not None and isinstance(evidence.get("exit_detected_s"), (int, float)):
+            kill_t = inject["t"] + float(evidence["exit_detected_s"])
+        else:
+            kill_t = conf["t"]
+        nxt = next((ls for ls in leases if ls["t"] > kill_t), None)
+        flips.append({
+            "fault": conf.get("fault_id"), "kill_t": round(kill_t, 3), "confirmed_t": round(conf["t"], 3),
+            "inject_to_confirm": round(conf["t"] - inject["t"], 3) if inject else None,
+            "leader": nxt["holder"] if nxt else None,
+            "kill_to_leader": round(nxt["t"] - kill_t, 3) if nxt else None,
+            # The brief's measure; negative when the confirmation waits for the new
+            # leader (the nemesis keeps the killed pod down until another one leads).
+            "confirm_to_leader": round(nxt["t"] - conf["t"], 3) if nxt else None})
 
     def is_action(e: dict[str, Any]) -> bool:
         return ((e["kind"] == "op" and e.get("type") == "ok" and e.get("f") in ("push-tag", "delete-tag"))
@@ -282,7 +295,7 @@ def floor_from_history(events: list[dict[str, Any]], bounds: dict[str, float]) -
                            "seconds": round(events[latest_i]["t"] - action["t"], 3)})
     converged = any(e["kind"] == "note" and e.get("message") == "converged" for e in events)
     settle = bounds["settle"] if converged else bounds["converge"]
-    flip_s = sum(f["confirm_to_leader"] or 0.0 for f in flips)
+    flip_s = sum(f["kill_to_leader"] or 0.0 for f in flips)
     resolve_s = sum(w["seconds"] for w in waited)
     return {"flips": flips, "resolve_waits": waited, "converged": converged,
             "floor": {"leader_waits": round(flip_s, 3), "resolve_waits": round(resolve_s, 3),
@@ -432,8 +445,9 @@ def print_table(res: dict[str, Any]) -> None:
                       f"{row['overhead']['run_minus_floor']:>9.1f}s {row['overhead']['wall_minus_floor']:>10.1f}s  "
                       f"{row['verdicts']}")
                 for flip in row["flips"]:
-                    print(f"{'':<12}   fault {flip['fault']}: inject->confirm {flip['inject_to_confirm']}s, "
-                          f"confirm->leader {flip['confirm_to_leader']}s ({flip['leader']})")
+                    print(f"{'':<12}   fault {flip['fault']}: kill->leader {flip['kill_to_leader']}s "
+                          f"({flip['leader']}); inject->confirm {flip['inject_to_confirm']}s, "
+                          f"confirm->leader {flip['confirm_to_leader']}s")
 
 
 def main(argv: list[str] | None = None) -> int:

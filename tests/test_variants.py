@@ -96,7 +96,8 @@ def test_presets_match_the_design_table(name: str, replicas: int, storage: str) 
 
 
 def test_unknown_variant_lists_the_known_ones() -> None:
-    with pytest.raises(VariantError, match=r"unknown variant 'nope'; known: ha-emptydir, ha-shared, single, single-pvc"):
+    with pytest.raises(VariantError,
+                       match=r"unknown variant 'nope'; known: ha-emptydir, ha-shared, single, single-pvc"):
         resolve("nope")
 
 

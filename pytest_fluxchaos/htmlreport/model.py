@@ -307,14 +307,17 @@ def pod_lanes(history: History, end: float) -> list[PodLane]:
 
 
 def leader_changes(history: History) -> list[tuple[float, str]]:
-    """(time, new holder) each time the leader Lease moved to another pod (first sight
-    and a restarted holder re-acquiring excluded; a deleted Lease shows as ``(none)``)."""
+    """(time, new holder) each time the leader Lease moved to another pod (first sight,
+    a restarted holder re-acquiring and deleted-Lease gaps are not changes)."""
     out: list[tuple[float, str]] = []
-    last: dict[str, str | None] = {}
+    last: dict[str, str] = {}
     for ev in history.of(LeaseHolder):
-        if ev.lease in last and short_pod(ev.holder) != short_pod(last[ev.lease]):
-            out.append((ev.t, short_pod(ev.holder) or "(none)"))
-        last[ev.lease] = ev.holder
+        holder = short_pod(ev.holder)
+        if not holder:  # a deleted Lease: the change is to whoever takes it next
+            continue
+        if ev.lease in last and holder != last[ev.lease]:
+            out.append((ev.t, holder))
+        last[ev.lease] = holder
     return out
 
 

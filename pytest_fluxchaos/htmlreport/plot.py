@@ -62,7 +62,7 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    rc = {"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": 9,
+    rc = {"svg.fonttype": "none", "text.parse_math": False,  # tags and regexps contain "$" "svg.hashsalt": salt, "font.size": 9,
           "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
           "axes.titlesize": 10, "axes.titleweight": "bold", "axes.spines.right": False,
           "axes.spines.top": False}
@@ -87,14 +87,15 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
                 band.set_gid(f"fc-regression-band-{i}-{salt}")
                 a.axvline(reg.t, color=COLORS["regression"], lw=1.6, zorder=3)
 
-        prefix = common_prefix([p.pod for p in item.pods])
-        for t, holder in item.leader_changes:
+        labels = pod_labels([p.pod for p in item.pods])
+        names = [f"leader → {labels.get(holder, holder)}" for _t, holder in item.leader_changes]
+        rows = stack_rows([t for t, _ in item.leader_changes], names, end, anchor="right")
+        for (t, _holder), name, row in zip(item.leader_changes, names, rows):
             ax.axvline(t, color=COLORS["leader"], lw=1, ls=(0, (2, 2)), zorder=2.5)
-            if len(item.leader_changes) <= 8:  # name the new leader unless the lease churns
-                ax.annotate(f"leader → {holder[len(prefix):] or holder}", xy=(t, 1),
-                            xycoords=("data", "axes fraction"), xytext=(-3, -3),
-                            textcoords="offset points", ha="right", va="top", fontsize=7.5,
-                            color=COLORS["leader"], zorder=3)
+            if row is not None and len(item.leader_changes) <= 12:  # unless the lease churns
+                ax.annotate(name, xy=(t, 1), xycoords=("data", "axes fraction"),
+                            xytext=(-3, -3 - 10 * row), textcoords="offset points", ha="right",
+                            va="top", fontsize=7.5, color=COLORS["leader"], zorder=3)
         _rank_panel(ax, pol, end, salt)
         _ready_panel(ax_ready, pol, end)
         _pods_panel(ax_pods, item, end, salt)
@@ -107,7 +108,10 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
         title = f"policy {pol.policy}  ·  {pol.spec_text}"
         if pol.image:
             title += f"  ·  image {pol.image}"
-        ax.set_title(title, loc="left", pad=16)
+        fault_rows = max((r for r in stack_rows([f.inject for f in item.faults],
+                                                 [fault_label(f) for f in item.faults], end)
+                          if r is not None), default=0)
+        ax.set_title(title, loc="left", pad=16 + 10 * fault_rows)
 
         handles = [Line2D([], [], color=COLORS["resolved"], lw=2.2, label="resolved tag (latestRef)"),
                    Line2D([], [], color=COLORS["best"], lw=1.4, ls="--", label="best tag in registry"),
@@ -141,6 +145,62 @@ def clean_svg(svg: str) -> str:
     return svg.strip()
 
 
+# --------------------------------------------------------------------------- labels
+
+AXES_WIDTH_PT = 10.4 * 72  # the time axis of a 12 in figure, roughly
+LABEL_ROWS = 3
+
+
+def fault_label(f: Any) -> str:
+    label = f"{f.fault_id} {f.f}"
+    return label + (f" ({f.outcome})" if f.outcome not in (None, "ok") else "")
+
+
+def stack_rows(xs: list[float], texts: list[str], end: float, *, anchor: str = "left",
+               fontsize: float = 7.5) -> list[int | None]:
+    """A row per label so that labels close in time do not overlap (None: no room).
+
+    Widths are estimated from the character count (DejaVu Sans averages ~0.6 em), which
+    is all a legible stack needs."""
+    per_pt = max(end, 1e-9) / AXES_WIDTH_PT
+    row_end: list[float] = []  # rightmost x used per row
+    rows: list[int | None] = []
+    for x, text in sorted(zip(xs, texts), key=lambda p: p[0]):
+        width = (len(text) * 0.6 * fontsize + 6) * per_pt
+        start, stop = (x, x + width) if anchor == "left" else (x - width, x)
+        for row, used in enumerate(row_end):
+            if start > used:
+                row_end[row] = stop
+                rows.append(row)
+                break
+        else:
+            if len(row_end) < LABEL_ROWS:
+                row_end.append(stop)
+                rows.append(len(row_end) - 1)
+            else:
+                rows.append(None)
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    out: list[int | None] = [None] * len(xs)
+    for rank, i in enumerate(order):
+        out[i] = rows[rank]
+    return out
+
+
+def pod_labels(pods: list[str]) -> dict[str, str]:
+    """Short replica labels: what follows the pods' common name prefix (``g87xg``); a
+    lone pod keeps its last two name parts (``67d66d5b64-g87xg``)."""
+    if len(pods) == 1:
+        return {pods[0]: "-".join(pods[0].split("-")[-2:])}
+    prefix = common_prefix(pods)
+    labels = {}
+    for pod in pods:
+        label = pod[len(prefix):]
+        if len(label) < 3:  # "<slot>-<n>"-style names: keep one more part
+            label = "-".join(pod.split("-")[-2:])
+        labels[pod] = label or pod
+    return labels
+
+
 # --------------------------------------------------------------------------- panels
 
 def _fault_bands(ax: Any, item: Item, top: bool, salt: str) -> None:
@@ -148,6 +208,8 @@ def _fault_bands(ax: Any, item: Item, top: bool, salt: str) -> None:
 
     end = max(item.end, 1.0)
     trans = blended_transform_factory(ax.transData, ax.transAxes)
+    labels = [fault_label(f) for f in item.faults]
+    rows = stack_rows([f.inject for f in item.faults], labels, end)
     for i, f in enumerate(item.faults):
         color = COLORS["fault"] if f.outcome in (None, "ok") else COLORS["fault_failed"]
         confirm = f.confirm if f.confirm is not None else (f.heal if f.heal is not None else end)
@@ -159,12 +221,10 @@ def _fault_bands(ax: Any, item: Item, top: bool, salt: str) -> None:
         if heal > confirm:
             ax.axvspan(confirm, heal, color=color, alpha=0.18, lw=0, zorder=0.4,
                        hatch=None if f.outcome in (None, "ok") else "//")
-        if top:
-            label = f"{f.fault_id} {f.f}"
-            if f.outcome not in (None, "ok"):
-                label += f" ({f.outcome})"
-            ax.text(f.inject, 1.005, label, transform=trans, fontsize=7.5, color="#a05a00",
-                    ha="left", va="bottom", rotation=0, clip_on=False)
+        if top and rows[i] is not None:
+            ax.annotate(labels[i], xy=(f.inject, 1), xycoords=trans, xytext=(0, 2 + 10 * rows[i]),
+                        textcoords="offset points", fontsize=7.5, color="#a05a00", ha="left",
+                        va="bottom", annotation_clip=False)
 
 
 def _rank_panel(ax: Any, pol: PolicyTimeline, end: float, salt: str) -> None:
@@ -270,14 +330,16 @@ def _ready_panel(ax: Any, pol: PolicyTimeline, end: float) -> None:
 
 def _pods_panel(ax: Any, item: Item, end: float, salt: str) -> None:
     pods = item.pods
-    prefix = common_prefix([p.pod for p in pods])
+    prefix = common_prefix([p.pod for p in pods]) if len(pods) > 1 else ""
+    which = f"    (pods {prefix}*)" if prefix else (f"    (pod {pods[0].pod})" if len(pods) == 1 else "")
+    labels = pod_labels([p.pod for p in pods])
     n = max(1, len(pods))
     ax.set_ylim(n - 0.5, -0.5)  # first pod on top
-    ax.set_yticks(range(len(pods)), [p.pod[len(prefix):] or p.pod for p in pods])
+    ax.set_yticks(range(len(pods)), [labels[p.pod] for p in pods])
     ax.tick_params(axis="y", length=0)
     ax.set_ylabel("replica")
     ax.set_title("replicas: container state, leader, deaths/restarts"
-                 + (f"    (pods {prefix}*)" if prefix else ""),
+                 + which,
                  loc="left", fontsize=8.5, fontweight="normal", color="#444")
     for row, lane in enumerate(pods):
         for start, stop, state in lane.spans(end):

@@ -13,8 +13,7 @@ has internet::
 
     go install sigs.k8s.io/kind@v0.30.0          # or a kind release binary on PATH
     docker pull kindest/node:v1.34.0
-    pytest tests/kind/test_kind_e2e.py -p no:cacheprovider -v \\
-        --override-ini fluxchaos_backend=kind     # (the module passes its own options)
+    pytest tests/kind/test_kind_e2e.py -v        # runs pytest -p fluxchaos ... --fluxchaos-backend=kind
 
 Environment: ``FLUXCHAOS_E2E_FLUX_VERSION`` (default 2.9.4), ``FLUXCHAOS_E2E_VARIANTS``
 (default ``single,ha-emptydir``), ``FLUXCHAOS_E2E_ARTIFACTS`` (keep the artifacts there),
@@ -37,6 +36,9 @@ import pytest
 from pytest_fluxchaos.backends.kind.options import KIND_VERSION, NODE_IMAGE, KindOptions, resolve_kind_binary
 
 REPO = Path(__file__).resolve().parents[2]
+# Resolved at import, before pytester points HOME at its own directory: the inner run
+# must find the asset cache (and Go's caches, should it build) where they really are.
+REAL_HOME = str(Path.home())
 SUITE = REPO / "suites" / "flux2-4984-oom-failover.yaml"
 FLUX_VERSION = os.environ.get("FLUXCHAOS_E2E_FLUX_VERSION", "2.9.4")
 VARIANTS = os.environ.get("FLUXCHAOS_E2E_VARIANTS", "single,ha-emptydir")
@@ -93,7 +95,9 @@ REASON = _skip_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 
-def test_4984_suite_on_kind(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_4984_suite_on_kind(pytester: pytest.Pytester, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", REAL_HOME)
     kind = _kind_binary()
     assert kind is not None
     cluster = f"fluxchaos-e2e-{secrets.token_hex(2)}"

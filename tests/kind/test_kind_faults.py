@@ -19,8 +19,11 @@ SCOPE = "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice/
 OOM = {"exitCode": 137, "reason": "OOMKilled", "containerID": "containerd://c1"}
 
 
+CREATED = ClusterPlan("create", "fluxchaos", True)
+
+
 def make(tmp_path: Path, pods: list[dict[str, Any]], runner: FakeRunner,
-         plan: ClusterPlan = ClusterPlan("create", "fluxchaos", True)) -> tuple[KindBackend, FakeKube]:
+         plan: ClusterPlan = CREATED) -> tuple[KindBackend, FakeKube]:
     b = KindBackend(SimpleNamespace(irc_image="irc:1", registry_image="reg:1", manifests_dir=tmp_path),
                     KindOptions(kind_bin=fake_kind(tmp_path), workdir=tmp_path / "w"),
                     runner=runner, run_dir=tmp_path / "run")
@@ -41,8 +44,8 @@ def node_runner(helper_out: str, *, pid: int = 4242, helper_rc: int = 0) -> Fake
     ])
 
 
-HELPER_OK = """fluxchaos: cgroup_version=1
-fluxchaos: cgroup=/memory%s
+HELPER_OK = f"""fluxchaos: cgroup_version=1
+fluxchaos: cgroup=/memory{SCOPE}
 fluxchaos: limit=1073741824
 fluxchaos: oom_kill_before=0
 fluxchaos: hog_protected=1
@@ -51,7 +54,7 @@ fluxchaos: target_gone=1
 fluxchaos: oom_kill_after=1
 fluxchaos: hog_alive=1
 fluxchaos: hog_killed_by_kernel=0
-""" % SCOPE
+"""
 
 
 def test_oom_kill_confirmed_from_pod_status(tmp_path: Path) -> None:
@@ -120,6 +123,33 @@ def test_kill_sends_sigkill_to_the_node_pid(tmp_path: Path) -> None:
     runner.add(["docker", "exec", NODE, "crictl"], fail("FATA container not found"))
     with pytest.raises(BackendError, match="crictl inspect c1 on fluxchaos-control-plane"):
         b.kill_container("ns", "irc-a")
+
+
+def test_freeze_and_thaw_use_containerds_task_pause(tmp_path: Path) -> None:
+    runner = FakeRunner([(["docker", "exec", NODE, "ctr"], ok())])
+    b, _kube = make(tmp_path, [pod("irc-a", cid="c1")], runner)
+    assert b.freeze("ns", "irc-a", True) == "c1"
+    assert b.freeze("ns", "irc-a", False) == "c1"
+    assert runner.calls == [
+        ["docker", "exec", NODE, "ctr", "--namespace", "k8s.io", "tasks", "pause", "c1"],
+        ["docker", "exec", NODE, "ctr", "--namespace", "k8s.io", "tasks", "resume", "c1"],
+    ]
+    runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: task c1 not found: not found"))
+    assert b.freeze("ns", "irc-a", False) == "c1"  # thawing a gone container is fine
+    with pytest.raises(BackendError, match="freezing ns/irc-a failed: ctr: task c1 not found"):
+        b.freeze("ns", "irc-a", True)
+    b.plan = ClusterPlan("foreign", "fluxchaos", False)
+    with pytest.raises(BackendError, match="refusing"):
+        b.freeze("ns", "irc-a", True)
+
+
+def test_kind_backend_implements_the_backend_protocol(tmp_path: Path) -> None:
+    from pytest_fluxchaos.backends.base import Backend
+
+    b, _kube = make(tmp_path, [], FakeRunner())
+    assert isinstance(b, Backend)
+    missing = [m for m in dir(Backend) if not m.startswith("_") and not hasattr(b, m)]
+    assert missing == []
 
 
 def test_delete_pod_returns_the_replacement_in_the_same_slot(tmp_path: Path) -> None:

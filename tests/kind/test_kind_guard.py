@@ -127,7 +127,8 @@ def test_preflight_reports_missing_docker_and_kind(tmp_path: Path) -> None:
     runner = preflight_runner(tmp_path / "bin" / "kind", [])
     runner.add(["docker", "version"], lambda a, i: SimpleNamespace(returncode=1, stdout="", stderr=(
         "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")))
-    with pytest.raises(BackendError, match="Docker is not usable .*Cannot connect to the Docker daemon.*install Docker"):
+    with pytest.raises(BackendError,
+                       match="Docker is not usable .*Cannot connect to the Docker daemon.*install Docker"):
         backend(tmp_path, runner).preflight()
     options = KindOptions(cluster_name="x", workdir=tmp_path / "none")
     b = KindBackend(ASSETS, options, offline=True, runner=runner)

@@ -79,7 +79,8 @@ def test_parse_kind_version(text: str, version: Any) -> None:
 
 
 def test_too_old_kind_is_refused_with_the_pin() -> None:
-    with pytest.raises(BackendError, match=r"kind v0\.17\.0 at /x/kind is too old .*pinned v0\.30\.0.*go install sigs\.k8s\.io/kind@v0\.30\.0"):
+    with pytest.raises(BackendError, match=r"kind v0\.17\.0 at /x/kind is too old .*pinned v0\.30\.0"
+                                           r".*go install sigs\.k8s\.io/kind@v0\.30\.0"):
         check_kind_version("kind v0.17.0 go1.19.2 linux/amd64", Path("/x/kind"))
     assert check_kind_version("kind v0.30.0 go1.26.8 linux/amd64", Path("/x")) == (0, 30, 0)
     assert check_kind_version("something else", Path("/x")) is None  # unknown: let kind decide
@@ -230,6 +231,13 @@ def test_pinned_download_failure_is_one_line_and_restores_pytest_kind(
     assert "could not download kind v0.30.0 (Could not resolve host: github.com)" in str(info.value)
     assert "\n" not in str(info.value)
     assert pk.KIND_VERSION == before  # the module pin is restored
+    assert not (tmp_path / ".pytest-kind").exists()  # no empty work dir left behind
+    monkeypatch.setattr(pk.requests, "get", lambda *a, **k: (_ for _ in ()).throw(OSError(
+        "HTTPSConnectionPool(host='github.com', port=443): Max retries exceeded with url: /x (Caused by "
+        "NameResolutionError(\"<urllib3.connection.HTTPSConnection object>: Failed to resolve 'github.com'\"))")))
+    with pytest.raises(BackendError, match=r"could not download kind v0\.30\.0 \(name resolution failed: "
+                                           r"no internet\?\); install kind"):
+        make_cluster(KindOptions(cluster_name="dl"), None, allow_download=True).ensure_kind()
 
 
 def test_pytest_kind_options_are_not_duplicated(pytester: pytest.Pytester) -> None:

@@ -42,8 +42,8 @@ from typing import Any
 
 from ..base import BackendError, ClusterAccess, InstallRequest, PodStatus, RegistryEndpoint
 from . import commands as cmd
-from .cgroups import parse_proc_cgroup, pid_from_crictl_inspect, strip_runtime_scheme
-from .guard import (OWNER_CONFIGMAP, OWNER_NAMESPACE, ClusterPlan, is_owner_marker, owner_marker,
+from .cgroups import parse_proc_cgroup, pid_from_crictl_inspect
+from .guard import (OWNER_CONFIGMAP, OWNER_NAMESPACE, ClusterPlan, owner_marker,
                     plan_cluster)
 from .manifests import claim_names, crd_files, leader_election_enabled, rbac_objects, selector_of
 from .options import (INSTALL_HINT, KIND_VERSION, KindOptions, check_kind_version,
@@ -772,6 +772,30 @@ class KindBackend:
                                  or (f"container ended with {after.reason}/{after.exit_code}, not OOMKilled/137"
                                      if after is not None else "no restart observed"))
         return evidence
+
+    def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
+        """Freeze (``ctr tasks pause``: the cgroup freezer, like ``docker pause``) or thaw
+        the pod's current container on its node; returns the container id.
+
+        While frozen the kubelet's liveness probe fails; after ``failureThreshold`` x
+        ``periodSeconds`` (30 s with the upstream Deployment) the kubelet restarts the
+        container, so keep-down windows longer than that end in a kubelet restart.
+        """
+        self._faults_allowed()
+        obj = self._pod(namespace, pod)
+        status = pod_status(obj)
+        node = (obj.get("spec") or {}).get("nodeName")
+        cid = status.container_id
+        verb = "freeze" if frozen else "thaw"
+        if not cid or not node:
+            raise BackendError(f"pod {namespace}/{pod} has no container to {verb}")
+        res = self.run(cmd.ctr_task(node, "pause" if frozen else "resume", cid), timeout=30, check=False)
+        if res.returncode != 0:
+            text = _one_line(res.stderr or res.stdout, 200)
+            # Thawing a container that is gone or no longer paused is not an error.
+            if frozen or not any(w in text for w in ("not found", "not paused", "is not running")):
+                raise BackendError(f"{'freezing' if frozen else 'thawing'} {namespace}/{pod} failed: {text}")
+        return cid
 
     def delete_pod(self, namespace: str, pod: str) -> str:
         """Delete the pod through the API (graceful); the ReplicaSet's replacement takes its slot."""

@@ -49,6 +49,26 @@ class _Pinned:
             setattr(self.module, key, value)
 
 
+def _download_error(exc: BaseException) -> str:
+    """A short reason for a failed download (requests' messages run to hundreds of chars)."""
+    text = " ".join(str(exc).split())
+    if any(w in text for w in ("NameResolutionError", "Name or service not known",
+                               "Temporary failure in name resolution", "nodename nor servname")):
+        return "name resolution failed: no internet?"
+    if "timed out" in text.lower():
+        return "timed out"
+    return text[:160]
+
+
+def _remove_empty(directory: Path) -> None:
+    """pytest-kind made ``.pytest-kind/<name>`` for the download; leave no empty dirs."""
+    for d in (directory, directory.parent):
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
 def make_cluster(options: KindOptions, kind_path: Path | None, *, allow_download: bool):
     """A ``KindCluster`` for ``options`` (the class is built lazily: pytest-kind is
     imported only when the kind backend is used)."""
@@ -67,8 +87,9 @@ def make_cluster(options: KindOptions, kind_path: Path | None, *, allow_download
                 with _Pinned(KIND_VERSION=version):
                     super().ensure_kind()
             except Exception as exc:  # noqa: BLE001 - requests/HTTP errors: one line
+                _remove_empty(Path(self.path))
                 raise BackendError(f"kind not found and pytest-kind could not download kind {version} "
-                                   f"({' '.join(str(exc).split())[:160]}); {INSTALL_HINT}") from None
+                                   f"({_download_error(exc)}); {INSTALL_HINT}") from None
             finally:
                 socket.setdefaulttimeout(previous)
 

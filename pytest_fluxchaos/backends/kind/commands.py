@@ -98,6 +98,11 @@ def oom_helper(node: str, pid: int, timeout: float, script: str) -> list[str]:
     return docker_exec(node, "sh", "-c", script, env=env)
 
 
+def ctr_task(node: str, verb: str, container_id: str) -> list[str]:
+    """containerd's own task control (``pause`` uses the cgroup freezer, ``resume`` thaws)."""
+    return docker_exec(node, "ctr", "--namespace", "k8s.io", "tasks", verb, container_id)
+
+
 def write_node_file(node: str, path: str) -> list[str]:
     """Write stdin to ``path`` on the node (directories created)."""
     return docker_exec(node, "sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path,

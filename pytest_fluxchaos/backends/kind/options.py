@@ -128,8 +128,8 @@ def check_kind_version(text: str, path: Path) -> tuple[int, int, int] | None:
     """Refuse kinds too old for current node images (pytest-kind's v0.17.0 among them)."""
     version = parse_kind_version(text)
     if version is not None and version < MIN_KIND_VERSION:
-        have = "v%d.%d.%d" % version
-        need = "v%d.%d.%d" % MIN_KIND_VERSION
+        have = "v{}.{}.{}".format(*version)
+        need = "v{}.{}.{}".format(*MIN_KIND_VERSION)
         raise BackendError(
             f"kind {have} at {path} is too old for {NODE_IMAGE} (need >= {need}, pinned {KIND_VERSION}); "
             + INSTALL_HINT)
