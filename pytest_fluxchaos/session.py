@@ -64,14 +64,14 @@ class RunRequest:
     group: str | None = None  # items of one scenario and Flux version (parallel variants)
 
 
-def _builtin_backends(registry: BackendRegistry) -> None:
+def _builtin_backends(registry: BackendRegistry, config: pytest.Config) -> None:
     def docker(settings: Settings, flux_version: str, progress: Progress) -> Environment:
         from .backends.docker_environment import create_docker_environment
         return create_docker_environment(settings, flux_version, progress)
 
     def kind(settings: Settings, flux_version: str, progress: Progress) -> Environment:
         from .backends.kind_environment import create_kind_environment
-        return create_kind_environment(settings, flux_version, progress)
+        return create_kind_environment(settings, flux_version, progress, config=config)
 
     registry.register("docker", docker)
     registry.register("kind", kind)
@@ -82,7 +82,7 @@ class FluxChaosSession:
         self.config = config
         self.settings = settings
         self.backends = BackendRegistry()
-        _builtin_backends(self.backends)
+        _builtin_backends(self.backends, config)
         self.environments: dict[tuple[str, str], Environment] = {}
         self.failures: dict[tuple[str, str], str] = {}
         self.results: list[tuple[str, RunResult]] = []

@@ -194,4 +194,6 @@ def render(upstream: Mapping[str, Any], variant: Variant, *, namespace: str,
         })
     for patch in variant.patches:
         deployment = strategic_merge(deployment, patch)
+    # A bootstrap patch often says ``namespace: flux-system``; the variant's namespace wins.
+    deployment.setdefault("metadata", {})["namespace"] = namespace
     return [deployment, *extra]

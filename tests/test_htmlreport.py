@@ -447,3 +447,36 @@ def test_written_verdict_json_is_what_the_report_reads(artifacts: Path) -> None:
     assert data["checkers"]["no-regression"]["verdict"] == "false"
     assert data["checkers"]["no-regression"]["expected"] == "false"
     assert data["passed"] is True
+
+
+def test_svg_ids_are_unique_across_the_page(report: tuple[Path, str]) -> None:
+    _out, html = report
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    assert not duplicates  # several inline SVGs: clip paths must not collide
+
+
+def test_filter_regexps_and_dollar_signs_are_drawn_literally(tmp_path: Path) -> None:
+    clock = Clock()
+    h = History(clock=clock, wall_clock=clock.wall)
+    spec = {"imageRepositoryRef": {"name": "build"}, "policy": {"numerical": {"order": "asc"}},
+            "filterTags": {"pattern": r"^main-(?P<n>\d+)$", "extract": "$n"}}
+    h.record(PolicySpec, policy="ns/build", generation=1, spec=spec)
+    for n in (100, 101, 102):
+        clock.t += 1
+        h.record(Op, image="build", tag=f"main-{n}", type="ok")
+    h.record(Op, image="build", tag="feature-7", type="ok")
+    h.record(PolicyLatest, policy="ns/build", tag="main-102")
+    ctx = CheckContext(policies=(PolicyUnderTest(name="ns/build", image="build", policy=spec["policy"],
+                                                 filter_tags=spec["filterTags"]),), irc_version="v1.2.4")
+    result = RunResult(scenario="numerical", variant="single", namespace="ns", backend="memory",
+                       irc_version="v1.2.4", flux_version=None, seed=1, history=h)
+    result.verdicts = run_checkers(h, ctx)
+    result.write_artifacts(tmp_path / "item")
+    html = render_report(tmp_path).read_text(encoding="utf-8")
+    assert r"numerical asc, filter ^main-(?P&lt;n&gt;\d+)$ -&gt; $n" in html
+    for tag in ("main-100", "main-101", "main-102"):
+        assert f">{tag}</text>" in html
+    assert ">not eligible</text>" in html  # feature-7 does not match the filter
+    (item,) = load_items(tmp_path)
+    assert item.policies[0].y_of == {"main-100": 0, "main-101": 1, "main-102": 2, "feature-7": -1}

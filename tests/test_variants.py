@@ -384,9 +384,6 @@ def test_set_arg(args: list[str], flag: str, value: str | None, expected: list[s
     assert set_arg(args, flag, value) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="render applies a kustomize-style patch's metadata.namespace "
-                   "(e.g. flux-system copied from a bootstrap repo), moving the Deployment out of "
-                   "the variant's namespace; kustomize treats metadata as the patch target instead")
 def test_bootstrap_patch_metadata_does_not_move_the_deployment() -> None:
     patch = {"apiVersion": "apps/v1", "kind": "Deployment",
              "metadata": {"name": "image-reflector-controller", "namespace": "flux-system"},

@@ -62,7 +62,8 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    rc = {"svg.fonttype": "none", "text.parse_math": False,  # tags and regexps contain "$" "svg.hashsalt": salt, "font.size": 9,
+    rc = {"svg.fonttype": "none", "svg.hashsalt": salt, "font.size": 9,
+          "text.parse_math": False,  # tags and filter regexps contain "$"
           "font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"],
           "axes.titlesize": 10, "axes.titleweight": "bold", "axes.spines.right": False,
           "axes.spines.top": False}
@@ -131,15 +132,25 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
 
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    return clean_svg(buf.getvalue())
+    return clean_svg(buf.getvalue(), prefix=f"{salt}-")
 
 
-def clean_svg(svg: str) -> str:
+def clean_svg(svg: str, prefix: str = "") -> str:
     """Make matplotlib's SVG document embeddable: drop the XML prolog, DOCTYPE (it names a
-    remote DTD) and RDF metadata; let the browser scale it to the page width."""
+    remote DTD) and RDF metadata; prefix matplotlib's own ids (``figure_1``, clip paths
+    ...) so several figures in one page do not collide (ours, ``fc-*``, are already
+    unique); let the browser scale it to the page width."""
     svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
     svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    if prefix:
+        def own(match: re.Match[str]) -> str:
+            name = match.group(2)
+            return match.group(0) if name.startswith("fc-") else f"{match.group(1)}{prefix}{name}"
+
+        svg = re.sub(r'(\bid=")([^"]+)', own, svg)
+        svg = re.sub(r"(url\(#)([^)]+)", own, svg)
+        svg = re.sub(r'(href="#)([^"]+)', own, svg)
     svg = re.sub(r'(<svg\b[^>]*?)\swidth="[^"]*"\s+height="[^"]*"',
                  r'\1 class="timeline" preserveAspectRatio="xMinYMin meet"', svg, count=1)
     return svg.strip()
