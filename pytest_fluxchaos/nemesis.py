@@ -103,7 +103,11 @@ class Nemesis:
         if action.kind == "registry-outage" and outcome != "failed":
             fault.heal_at = self.history.now() + (action.duration or 0.0)
         else:
-            self._heal(fault)
+            heal_detail = {}
+            if action.keep_down and outcome == "ok" and fault.resolved:
+                # The heal of a kept-down fault is the thaw, once another pod leads.
+                heal_detail["keep_down"] = self._keep_down(action, fault.resolved, leader_before)
+            self._heal(fault, heal_detail)
         with self._lock:
             self.active.append(fault)
         return fault
@@ -135,8 +139,6 @@ class Nemesis:
                                                         "did not report an OOM kill"}
             if kind == "kill" and after.exit_code != 137:
                 return "unconfirmed", {**detail, "why": f"exit code {after.exit_code}, not 137"}
-            if action.keep_down:
-                detail["keep_down"] = self._keep_down(action, pod, leader_before)
             return "ok", detail
         if kind == "pod-delete":
             new_name = self.env.delete_pod(ns, pod)
@@ -175,10 +177,10 @@ class Nemesis:
                 "frozen_seconds": round(self.history.now() - frozen_at, 3),
                 "leader_before": leader_before}
 
-    def _heal(self, fault: ActiveFault) -> None:
+    def _heal(self, fault: ActiveFault, detail: dict[str, Any] | None = None) -> None:
         if fault.healed:
             return
-        detail: dict[str, Any] = {}
+        detail = dict(detail or {})
         outcome = "ok"
         try:
             if fault.action.kind == "registry-outage":

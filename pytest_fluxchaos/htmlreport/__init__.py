@@ -33,9 +33,11 @@ def render_html(items: list[Item], *, out: Path, source: Path) -> str:
     from .plot import policy_figure_svg
 
     figures: dict[str, list[tuple[str, str]]] = {}
+    count = 0
     for item in items:
-        for index, pol in enumerate(item.policies):
-            svg = policy_figure_svg(item, pol, salt=f"{item.anchor}-{index}")
+        for pol in item.policies:
+            count += 1  # f1, f2 ...: unique SVG ids in the page
+            svg = policy_figure_svg(item, pol, salt=f"f{count}")
             caption = (f"{pol.policy}: rank of the resolved tag in the policy order "
                        f"({pol.spec_text}) over time")
             if pol.order_error:

@@ -85,7 +85,8 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
             for i, reg in enumerate(pol.regressions):
                 stop = reg.recovered_at if reg.recovered_at is not None else end
                 band = a.axvspan(reg.t, stop, color=COLORS["regression"], alpha=0.13, lw=0, zorder=0.5)
-                band.set_gid(f"fc-regression-band-{i}-{salt}")
+                if a is ax:
+                    band.set_gid(f"fc-regression-band-{i}-{salt}")
                 a.axvline(reg.t, color=COLORS["regression"], lw=1.6, zorder=3)
 
         labels = pod_labels([p.pod for p in item.pods])
