@@ -20,8 +20,9 @@ Measures, with the assets already built (``python -m pytest_fluxchaos.assets sta
                 its own ``python -m pytest -p fluxchaos ... --fluxchaos-backend=docker``
                 process, against the run's inherent floor computed from its history:
                 for every fault attempt, the kill -> next leader acquired (the lease-expiry
-                wait the IRC imposes; confirm -> leader is reported as well), plus the IRC's own scan/resolve waits
-                (objects applied or tag pushed/reconcile requested -> policy resolved), plus
+                wait the IRC imposes; confirm -> leader is reported as well), plus the IRC's
+                own scan/resolve waits (objects applied or tag pushed/reconcile requested ->
+                policy resolved), plus
                 the settle bound (``settle`` hold when converged, the ``converge`` bound when
                 not). overhead = run - floor.
 
@@ -234,7 +235,26 @@ def _suite_bounds(scenario: str) -> dict[str, float]:
     return {"converge": sc.bounds.converge, "settle": sc.bounds.settle}
 
 
-def floor_from_history(events: list[dict[str, Any]], bounds: dict[str, float]) -> dict[str, Any]:
+def _applied_bounds(events: list[dict[str, Any]], verdict: dict[str, Any] | None,
+                    bounds: dict[str, float]) -> tuple[float, float]:
+    """(settle hold, converge bound) the run really applied: the converged note's hold,
+    the converges checker's window; the suite file's values only as a fallback (the
+    suite may be edited while a benchmark runs)."""
+    settle, converge = bounds["settle"], bounds["converge"]
+    held = [float(e["data"]["held"]) for e in events if e["kind"] == "note"
+            and e.get("message") == "converged" and "held" in (e.get("data") or {})]
+    if held:
+        settle = held[-1]
+    conv = ((verdict or {}).get("checkers", {}).get("converges", {}).get("data") or {}).get("policies") or {}
+    windows = [float(p["deadline"]) - float(p["start"]) for p in conv.values()
+               if isinstance(p, dict) and "deadline" in p and "start" in p]
+    if windows:
+        converge = max(windows)
+    return round(settle, 3), round(converge, 3)
+
+
+def floor_from_history(events: list[dict[str, Any]], bounds: dict[str, float],
+                       verdict: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run's inherent waits, from its history (seconds, run-relative ``t``).
 
     * per fault attempt: the kill (inject + the helper's ``exit_detected_s``) -> the next
@@ -244,7 +264,8 @@ def floor_from_history(events: list[dict[str, Any]], bounds: dict[str, float]) -
       until another pod leads), so the kill is the start of the inherent wait;
     * IRC resolve waits: for each PolicyLatest a ``policy`` trigger waited for, the time
       since the action before it (objects applied = ``deployed``, a push, a reconcile);
-    * settle: the ``settle`` hold if the run converged, else the whole ``converge`` bound.
+    * settle: the ``settle`` hold if the run converged, else the whole ``converge`` bound
+      (both as the run applied them, see :func:`_applied_bounds`).
     """
     leases = [e for e in events if e["kind"] == "lease-holder" and e.get("holder")]
     flips: list[dict[str, Any]] = []
@@ -294,10 +315,12 @@ def floor_from_history(events: list[dict[str, Any]], bounds: dict[str, float]) -
                            "after": action.get("message") or f"{action.get('f')} {action.get('tag')}",
                            "seconds": round(events[latest_i]["t"] - action["t"], 3)})
     converged = any(e["kind"] == "note" and e.get("message") == "converged" for e in events)
-    settle = bounds["settle"] if converged else bounds["converge"]
+    settle_hold, converge_bound = _applied_bounds(events, verdict, bounds)
+    settle = settle_hold if converged else converge_bound
     flip_s = sum(f["kill_to_leader"] or 0.0 for f in flips)
     resolve_s = sum(w["seconds"] for w in waited)
     return {"flips": flips, "resolve_waits": waited, "converged": converged,
+            "applied_bounds": {"settle": settle_hold, "converge": converge_bound},
             "floor": {"leader_waits": round(flip_s, 3), "resolve_waits": round(resolve_s, 3),
                       "settle": settle, "total": round(flip_s + resolve_s + settle, 3)}}
 
@@ -329,7 +352,7 @@ def bench_verdict(variants: list[str], artifacts: Path, repeat: int, flux_versio
             events = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
             # The run id shows in the registry's in-cluster name in the IRC's messages.
             RUN_IDS.extend(sorted(set(re.findall(r"fluxchaos-([a-z0-9-]+?)-registry:", text)) - set(RUN_IDS)))
-            floor = floor_from_history(events, bounds)
+            floor = floor_from_history(events, bounds, verdict)
             run_s = float(verdict["timings"].get("run", float("nan")))
             deploy_s = float(verdict["timings"].get("deploy", float("nan")))
             total_floor = floor["floor"]["total"]
@@ -351,6 +374,24 @@ def bench_verdict(variants: list[str], artifacts: Path, repeat: int, flux_versio
 # --------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------
+
+
+def reanalyze(res: dict[str, Any]) -> dict[str, Any]:
+    """Recompute the floors of stored --verdict runs (wall times are kept as measured)."""
+    v = res.get("verdict") or {}
+    for runs in (v.get("runs") or {}).values():
+        for row in runs:
+            if "artifacts" not in row:
+                continue
+            item = Path(row["artifacts"])
+            verdict = json.loads((item / "verdict.json").read_text())
+            events = [json.loads(ln) for ln in (item / "history.jsonl").read_text().splitlines() if ln.strip()]
+            row.update(floor_from_history(events, v["bounds"], verdict))
+            total = row["floor"]["total"]
+            row["overhead"] = {"run_minus_floor": round(row["run_s"] - total, 3),
+                               "wall_minus_floor": round(row["wall_s"] - total, 3),
+                               "wall_minus_run": round(row["wall_s"] - row["run_s"], 3)}
+    return res
 
 
 def meta(repeat: int) -> dict[str, Any]:
@@ -460,10 +501,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verdict-variants", default="single,ha-emptydir")
     parser.add_argument("--verdict-repeat", type=int, default=1)
     parser.add_argument("--artifacts", type=Path, help="artifacts of the --verdict runs (default: a temp dir)")
+    parser.add_argument("--reanalyze", type=Path,
+                        help="recompute the --verdict floors of an earlier --json file from its artifacts")
     parser.add_argument("--only", default="assets,ready,observe",
                         help="comma-separated parts to run besides --verdict (default all)")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    if args.reanalyze:
+        res = reanalyze(json.loads(args.reanalyze.read_text()))
+        print_table(res)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2, default=str))
+        return 0
     res: dict[str, Any] = {"meta": meta(args.repeat)}
     assets, res["assets"] = bench_assets(args.flux_version, args.repeat)
     if "assets" not in parts:

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager as ContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -419,6 +420,7 @@ class ResultLines:
         self.verbosity = verbosity
         self.is_worker = is_worker
         self.lines: list[str] = []
+        self.artifacts: list[Path] = []  # item directories, for the session's HTML report
 
     @classmethod
     def from_config(cls, config: Any) -> ResultLines:
@@ -433,6 +435,9 @@ class ResultLines:
         if line is None:
             return
         self.lines.append(line)
+        for key, value in getattr(report, "user_properties", ()):
+            if key == "fluxchaos.artifacts" and value and Path(str(value)) not in self.artifacts:
+                self.artifacts.append(Path(str(value)))
         if self.writer is None or self.is_worker or self.verbosity < -1:
             return
         _start_line(self.writer)

@@ -4,6 +4,7 @@ writes it (History.record + RunResult.write_artifacts with the real checkers).""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -480,3 +481,45 @@ def test_filter_regexps_and_dollar_signs_are_drawn_literally(tmp_path: Path) -> 
     assert ">not eligible</text>" in html  # feature-7 does not match the filter
     (item,) = load_items(tmp_path)
     assert item.policies[0].y_of == {"main-100": 0, "main-101": 1, "main-102": 2, "feature-7": -1}
+
+
+def test_session_report_lists_only_the_sessions_items(artifacts: Path, tmp_path: Path) -> None:
+    from pytest_fluxchaos.htmlreport import render_session_report
+
+    base = tmp_path / "out"
+    old = write_item(base, "old-run-item", regress=False, variant="single")
+    new = [write_item(base, "a", regress=True, expected={"no-regression": False}),
+           write_item(base / "gw1", "b", regress=False, variant="single")]
+    path, message = render_session_report(new)  # in a child Python
+    assert path == base / "report.html" and message == f"fluxchaos report: {path}"
+    assert render_session_report(new, isolated=False)[0] == path
+    html = path.read_text(encoding="utf-8")
+    assert html.count("<section") == 2 and "old-run-item" not in html
+    assert 'href="gw1/b/verdict.json"' in html
+    assert render_session_report([]) == (None, "fluxchaos report: no item artifacts")
+    (old / "verdict.json").unlink()
+    assert render_session_report([old])[0] is None
+
+
+def test_session_report_failure_is_a_message_not_an_error(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytest_fluxchaos.htmlreport as htmlreport
+
+    item = write_item(tmp_path, "a", regress=False, variant="single")
+
+    def no_matplotlib(*_a: object, **_k: object) -> str:
+        raise RuntimeError("the HTML report needs matplotlib: pip install 'pytest-fluxchaos[report]'")
+
+    monkeypatch.setattr(htmlreport, "render_html", no_matplotlib)
+    path, message = htmlreport.render_session_report([item], isolated=False)
+    assert path is None and "needs matplotlib" in message
+    assert not list(tmp_path.glob("*.html")) and not list(tmp_path.glob(".report-*"))
+    # the same in the child process: a matplotlib that cannot be imported
+    fake = tmp_path / "fake"
+    (fake / "matplotlib").mkdir(parents=True)
+    (fake / "matplotlib" / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(fake), os.environ.get("PYTHONPATH")])))
+    path, message = htmlreport.render_session_report([item])
+    assert path is None
+    assert message == ("fluxchaos report not written: the HTML report needs matplotlib: "
+                       "pip install 'pytest-fluxchaos[report]' (or pip install matplotlib)")

@@ -338,3 +338,18 @@ def test_phase_helper_accepts_plain_callables() -> None:
     with phase(progress, "asset build"):
         pass
     assert "asset build done in 0.0s" in out.getvalue()
+
+
+def test_result_lines_remember_the_artifact_directories() -> None:
+    class Report:
+        when = "call"
+        outcome = "failed"
+        nodeid = "s.yaml::sc[single]"
+        user_properties = [*PROPS, ("fluxchaos.artifacts", "/tmp/x")]
+
+    lines = ResultLines(None, 0)
+    lines.pytest_runtest_logreport(Report())
+    lines.pytest_runtest_logreport(Report())
+    from pathlib import Path
+
+    assert lines.artifacts == [Path("/tmp/x")] and len(lines.lines) == 2

@@ -12,6 +12,8 @@ checkers' evidence stories. From a shell (e.g. on a CI artifact)::
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,12 +21,18 @@ from .model import Item, build_item, find_items
 
 DEFAULT_NAME = "report.html"
 
-__all__ = ["DEFAULT_NAME", "Item", "load_items", "render_html", "render_report"]
+__all__ = ["DEFAULT_NAME", "Item", "load_items", "render_html", "render_report",
+           "render_session_report"]
 
 
-def load_items(artifacts_dir: Path) -> list[Item]:
+def load_items(artifacts_dir: Path, only: list[Path] | None = None) -> list[Item]:
+    """Items under ``artifacts_dir`` (or only those of the directories in ``only``)."""
     root = Path(artifacts_dir)
-    return [build_item(d, root) for d in find_items(root)]
+    dirs = find_items(root)
+    if only is not None:
+        wanted = {Path(d).resolve() for d in only}
+        dirs = [d for d in dirs if d.resolve() in wanted]
+    return [build_item(d, root) for d in dirs]
 
 
 def render_html(items: list[Item], *, out: Path, source: Path) -> str:
@@ -46,11 +54,13 @@ def render_html(items: list[Item], *, out: Path, source: Path) -> str:
     return render_page(items, figures, out=out, source=source)
 
 
-def render_report(artifacts_dir: Path, out: Path | None = None) -> Path:
+def render_report(artifacts_dir: Path, out: Path | None = None, *,
+                  only: list[Path] | None = None) -> Path:
     """Write the HTML report of every item under ``artifacts_dir``; returns its path.
 
-    ``out`` defaults to ``artifacts_dir/report.html``. The file is replaced atomically,
-    so a browser (or a concurrent renderer) never sees half a page.
+    ``out`` defaults to ``artifacts_dir/report.html``; ``only`` restricts the report to
+    these item directories (a session's own items in a reused artifacts directory). The
+    file is replaced atomically, so a browser never sees half a page.
     """
     root = Path(artifacts_dir)
     if not root.is_dir():
@@ -59,7 +69,7 @@ def render_report(artifacts_dir: Path, out: Path | None = None) -> Path:
     if out.is_dir():
         out = out / DEFAULT_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
-    page = render_html(load_items(root), out=out, source=root.resolve())
+    page = render_html(load_items(root, only), out=out, source=root.resolve())
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -70,3 +80,37 @@ def render_report(artifacts_dir: Path, out: Path | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def render_session_report(item_dirs: list[Path], out: Path | None = None, *,
+                          isolated: bool = True, timeout: float = 300.0) -> tuple[Path | None, str]:
+    """The report of one pytest session's items, next to them: ``(path, message)``.
+
+    The report goes to the items' common parent directory (``--fluxchaos-artifacts``, or
+    the basetemp shared by xdist workers) and lists exactly these items. ``isolated``
+    renders in a child Python (``python -m pytest_fluxchaos.htmlreport``), so the pytest
+    process never imports matplotlib: no global rcParams, no import cost, and pytester's
+    module snapshots cannot tear numpy/matplotlib apart. Never raises: a report that
+    cannot be written (matplotlib missing, disk full) is a message, verdicts stand.
+    """
+    dirs = [Path(d) for d in item_dirs if (Path(d) / "verdict.json").is_file()]
+    if not dirs:
+        return None, "fluxchaos report: no item artifacts"
+    root = Path(os.path.commonpath([str(d.resolve().parent) for d in dirs]))
+    out = Path(out) if out is not None else root / DEFAULT_NAME
+    try:
+        if isolated:
+            cmd = [sys.executable, "-m", "pytest_fluxchaos.htmlreport", str(root), "-o", str(out)]
+            for d in dirs:
+                cmd += ["--item", str(d)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+            if proc.returncode != 0:
+                why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+                why = why.removeprefix("fluxchaos report: ")
+                return None, f"fluxchaos report not written: {why}"
+            path = out
+        else:
+            path = render_report(root, out, only=dirs)
+    except Exception as exc:  # noqa: BLE001 - reported, never fails the session
+        return None, f"fluxchaos report not written: {exc}"
+    return path, f"fluxchaos report: {path}"
