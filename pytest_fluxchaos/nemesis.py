@@ -134,7 +134,13 @@ class Nemesis:
             detail.update(new_container_id=after.container_id, restart_count=after.restart_count,
                           exit_code=after.exit_code, reason=after.reason,
                           oom_killed=after.oom_killed)
-            if kind == "oom-kill" and not (after.oom_killed and after.exit_code == 137):
+            # The kernel's verdict: the runtime's OOMKilled flag, or the backend's reading of
+            # the memory cgroup's own OOM-kill counter (runtimes sometimes miss the event).
+            kernel = after.oom_killed or bool(isinstance(evidence, dict)
+                                              and evidence.get("kernel_confirmed"))
+            detail["oom_confirmed_by"] = ("runtime" if after.oom_killed else
+                                          "cgroup-counter" if kernel else None)
+            if kind == "oom-kill" and not (kernel and after.exit_code == 137):
                 return "unconfirmed", {**detail, "why": "container restarted but the kernel "
                                                         "did not report an OOM kill"}
             if kind == "kill" and after.exit_code != 137:

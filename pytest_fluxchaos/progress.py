@@ -9,8 +9,8 @@ and ``tick(detail)`` for waits. What it prints depends on where the output goes:
   (``fluxchaos [  12s] waiting for Flux … 8s``); finished phases and messages
   become ordinary lines above it;
 - not a TTY (CI logs, pipes): plain lines only, never ``\\r``; a wait prints a
-  "still ..." line at most every ``heartbeat`` seconds, so logs stay short but show
-  that something is alive;
+  "still ..." line at most every ``heartbeat`` seconds (60), so logs stay short but
+  show that something is alive;
 - ``-q`` (verbosity < 0), no terminal writer, or a pytest-xdist worker (its output
   would interleave with other workers'): nothing. Messages still go to ``log``.
 
@@ -83,7 +83,7 @@ class Progress:
 
     def __init__(self, writer: Any | None, verbosity: int = 0, is_tty: bool = False,
                  is_worker: bool = False, *, clock: Callable[[], float] = time.monotonic,
-                 heartbeat: float = 30.0, min_redraw: float = 0.2,
+                 heartbeat: float = 60.0, min_redraw: float = 0.2, refresh: float | None = 1.0,
                  log: logging.Logger | None = None,
                  suspend: Callable[[], ContextManager[Any]] | None = None,
                  width: int | None = None) -> None:
@@ -94,6 +94,8 @@ class Progress:
         self.clock = clock
         self.heartbeat = heartbeat
         self.min_redraw = min_redraw
+        self.refresh = refresh
+        self._ticker: threading.Thread | None = None
         self.log = log
         self.suspend = suspend
         self.width = width
@@ -153,6 +155,7 @@ class Progress:
                     self._draw(force=True)
                 elif phase.announced:
                     self._line(f"{name} ...")
+                self._start_ticker()
         failed: BaseException | None = None
         try:
             yield phase
@@ -177,8 +180,11 @@ class Progress:
                     self.log.info(text)
                 if self.enabled and worth:
                     self._line(text, green=failed is None, red=failed is not None)
-                elif self.enabled and self.is_tty and not self._phases:
-                    self.clear()
+                elif self.enabled and self.is_tty:
+                    if self._phases:
+                        self._draw(force=True)  # back to the enclosing phase
+                    else:
+                        self.clear()
 
     def tick(self, detail: str | None = None) -> None:
         """A wait goes on: refresh the innermost phase (or a bare status line)."""
@@ -206,6 +212,26 @@ class Progress:
         self.clear()
 
     # -- internals -----------------------------------------------------------------
+    def _start_ticker(self) -> None:
+        """While phases run, a daemon thread keeps the elapsed time moving (TTY) and
+        prints heartbeats (not a TTY) even if nobody calls ``tick``."""
+        if self.refresh is None or (self._ticker is not None and self._ticker.is_alive()):
+            return
+        self._ticker = threading.Thread(target=self._tick_loop, name="fluxchaos-progress",
+                                        daemon=True)
+        self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        assert self.refresh is not None
+        while True:
+            time.sleep(self.refresh)
+            with self._lock:
+                if not self._phases:
+                    self._ticker = None
+                    return
+                phase = self._phases[-1]
+            self._tick(phase, None)
+
     def _tick(self, phase: Phase, detail: str | None) -> None:
         with self._lock:
             if detail is not None:

@@ -43,7 +43,8 @@ def tally(out: Path) -> dict:
                 if event["phase"] == "inject":
                     row["oom_injected"] += 1
                 elif event["phase"] == "confirm" and event["outcome"] == "ok" \
-                        and event["detail"].get("oom_killed") and event["detail"].get("exit_code") == 137:
+                        and event["detail"].get("exit_code") == 137 \
+                        and event["detail"].get("oom_confirmed_by", "runtime" if event["detail"].get("oom_killed") else None):
                     row["oom_confirmed_kernel"] += 1
             if event["kind"] == "note" and " attempt " in event.get("message", ""):
                 attempts += 1

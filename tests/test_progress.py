@@ -27,6 +27,7 @@ def make(verbosity: int = 0, is_tty: bool = False, is_worker: bool = False,
          writer: object | None = "stream", **kwargs: object) -> tuple[Progress, io.StringIO, Clock]:
     stream = io.StringIO()
     clock = Clock()
+    kwargs.setdefault("refresh", None)  # no ticker thread: output is deterministic
     progress = Progress(stream if writer == "stream" else writer, verbosity, is_tty, is_worker,
                         clock=clock, width=120, **kwargs)  # type: ignore[arg-type]
     return progress, stream, clock
@@ -353,3 +354,22 @@ def test_result_lines_remember_the_artifact_directories() -> None:
     from pathlib import Path
 
     assert lines.artifacts == [Path("/tmp/x")] and len(lines.lines) == 2
+
+
+def test_ticker_thread_keeps_a_phase_alive_without_ticks() -> None:
+    import time
+
+    stream = io.StringIO()
+    tty = Progress(stream, 0, True, False, refresh=0.02, min_redraw=0.0, width=120)
+    with tty.phase("Flux ready"):
+        time.sleep(0.25)  # nobody ticks: the status line still counts up
+    draws = [part for part in stream.getvalue().split("\r") if "Flux ready …" in part]
+    assert len({d.strip() for d in draws}) >= 3
+    plain = io.StringIO()
+    ci = Progress(plain, 0, False, False, refresh=0.02, heartbeat=0.1)
+    with ci.phase("asset build"):
+        time.sleep(0.35)
+    assert plain.getvalue().count("asset build still running after") >= 2
+    assert "\r" not in plain.getvalue()
+    time.sleep(0.1)
+    assert tty._ticker is None and ci._ticker is None  # the threads end with the phases

@@ -1167,18 +1167,31 @@ class DockerBackend:
         evidence["restart_s"] = round(time.monotonic() - t0, 3)
         evidence["container_id_after"] = rec.container_id
         evidence["restart_count_after"] = rec.restart_count
+        # Docker derives State.OOMKilled from containerd's OOM event, which on cgroup v1
+        # is sometimes lost when the task exit wins the race (seen: exit 137, "Error",
+        # while the cgroup's own oom_kill counter rose). The counter IS the kernel's
+        # verdict, and a SIGKILL never raises it, so it confirms an OOM kill on its own.
+        evidence["kernel_confirmed"] = bool(
+            term is not None and term.exit_code == 137 and (kills or 0) >= 1
+            and evidence["victim"] == "controller" and evidence["restarted"]
+        )
         evidence["confirmed"] = bool(
             term is not None
-            and term.oom_killed
             and term.exit_code == 137
             and evidence["restarted"]
             and evidence["victim"] == "controller"
+            and (term.oom_killed or evidence["kernel_confirmed"])
         )
+        evidence["oom_confirmed_by"] = (
+            "docker-oomkilled" if term is not None and term.oom_killed and evidence["confirmed"]
+            else "kernel-cgroup-oom-counter" if evidence["confirmed"] else None)
         if not evidence["confirmed"]:
             evidence["error"] = parsed.get("error") or evidence.get("helper_error") or (
                 "the container did not exit" if term is None else
-                f"container ended with {term.reason}/{term.exit_code}, not OOMKilled/137"
-                if not (term.oom_killed and term.exit_code == 137) else "no restart observed"
+                f"container ended with {term.reason}/{term.exit_code}, not OOMKilled/137, and the "
+                f"cgroup's OOM counter did not confirm it"
+                if term.exit_code != 137 or not (term.oom_killed or evidence["kernel_confirmed"])
+                else "no restart observed"
             )
         return evidence
 
