@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     gc_parser.add_argument("--run", help="only this run id (default: every run)")
     sub.add_parser("assets", help="build or inspect the asset cache (see --help)",
                    add_help=False)
+    sub.add_parser("report", help="render the HTML report of an artifacts directory (see --help)",
+                   add_help=False)
+    if argv[:1] == ["report"]:
+        from .htmlreport.__main__ import main as report_main
+        return report_main(argv[1:], prog="fluxchaos report")
     if argv[:1] == ["assets"]:
         from .assets.__main__ import main as assets_main
         return assets_main(argv[1:])

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from . import hooks
+from .progress import ResultLines
 from .report import FailureReport, terminal_summary
 from .session import FluxChaosSession, RunRequest
 from .settings import add_options, load_settings
@@ -45,6 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.hook.pytest_fluxchaos_register_backends(registry=session.backends)
     session.backends.get(settings.backend)  # unknown backend: UsageError now, not per item
     config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session.progress, "fluxchaos-progress")  # clears its live line
+    config.pluginmanager.register(ResultLines.from_config(config), "fluxchaos-lines")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -58,6 +61,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     fc = session.config.stash.get(SESSION_KEY, None)
     if fc is not None:
         fc.close()
+        _write_report(session.config, fc)
+
+
+def _write_report(config: pytest.Config, fc: FluxChaosSession) -> None:
+    """One HTML report per run, next to the artifacts (the xdist controller writes it)."""
+    if hasattr(config, "workerinput"):
+        return
+    lines = config.pluginmanager.get_plugin("fluxchaos-lines")
+    dirs = [r.artifacts for _nodeid, r in fc.results if r.artifacts]
+    dirs += lines.artifacts if lines is not None else []
+    if dirs:
+        from .htmlreport import render_session_report
+        fc.report_path, fc.report_message = render_session_report(dirs)
 
 
 def _is_suite(file_path: Path, config: pytest.Config) -> bool:
@@ -172,6 +188,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     fc = config.stash.get(SESSION_KEY, None)
     if fc is not None and fc.results:
         terminal_summary(terminalreporter, fc.results)
+    if fc is not None and fc.report_message:
+        terminalreporter.write_line(fc.report_message)
 
 
 @pytest.fixture(scope="session")

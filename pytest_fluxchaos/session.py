@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from .environment import Environment, Progress
+from .progress import Progress as TerminalProgress
 from .runner import RunResult, run_scenario
 from .scenario import Scenario
 from .settings import Settings
@@ -86,6 +87,9 @@ class FluxChaosSession:
         self.environments: dict[tuple[str, str], Environment] = {}
         self.failures: dict[tuple[str, str], str] = {}
         self.results: list[tuple[str, RunResult]] = []
+        self.progress = TerminalProgress.from_config(config)  # callable; .phase(), .tick()
+        self.report_path: Path | None = None
+        self.report_message: str | None = None
         self.groups: dict[str, list[RunRequest]] = {}
         self._futures: dict[str, Future[RunResult]] = {}
         self._lock = threading.Lock()
@@ -104,7 +108,8 @@ class FluxChaosSession:
         if key not in self.environments:
             factory = self.backends.get(key[0])
             try:
-                self.environments[key] = factory(self.settings, flux_version, self.progress)
+                with self.progress.phase(f"{key[0]} environment (Flux {flux_version})"):
+                    self.environments[key] = factory(self.settings, flux_version, self.progress)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
@@ -112,9 +117,6 @@ class FluxChaosSession:
                 self.failures[key] = message
                 raise EnvironmentUnavailable(message) from None
         return self.environments[key]
-
-    def progress(self, message: str) -> None:
-        log.info(message)
 
     def close(self) -> None:
         if self.settings.keep:
@@ -201,9 +203,10 @@ class FluxChaosSession:
         except EnvironmentUnavailable as exc:
             self._write_unavailable(request, variant, flux_version, str(exc))
             raise
-        result = run_scenario(self.effective(request.scenario), variant, env,
-                              seed=self.settings.seed, progress=self.progress,
-                              keep=self.settings.keep)
+        with self.progress.phase(request.nodeid.split("::")[-1]):
+            result = run_scenario(self.effective(request.scenario), variant, env,
+                                  seed=self.settings.seed, progress=self.progress,
+                                  keep=self.settings.keep)
         result.write_artifacts(self.artifacts_dir(request.nodeid))
         with self._lock:
             self.results.append((request.nodeid, result))
