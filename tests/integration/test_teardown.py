@@ -143,9 +143,13 @@ class InnerRun:
                 "-o", "log_cli=true", "--log-cli-level=INFO"]
         # pytester.popen copies os.environ: TMPDIR, the asset cache (pytester moved
         # HOME) and unbuffered output are set by the `inner` fixture's monkeypatch.
+        # A shell without job control starts background jobs with SIGINT ignored, and
+        # children inherit that; restore the default so Python maps Ctrl-C to
+        # KeyboardInterrupt in the inner run whatever started this test run.
         self.proc = pytester.popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    cwd=self.workdir, text=True, bufsize=1,
-                                   start_new_session=True)
+                                   start_new_session=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
