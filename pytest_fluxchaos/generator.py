@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import threading
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -266,31 +267,20 @@ class Generator:
             self.nemesis.inject(action)
 
     def push(self, image: str, tag: str) -> None:
-        self.history.record(Op, f="push-tag", type="invoke", image=image, tag=tag,
-                            process=self.process)
-        try:
-            digest = self.env.push_tag(self.ns, image, tag)
-        except ConnectionError as exc:
-            self.history.record(Op, f="push-tag", type="fail", image=image, tag=tag,
-                                process=self.process, error=str(exc))
-        except Exception as exc:  # indeterminate: the push may or may not have landed
-            self.history.record(Op, f="push-tag", type="info", image=image, tag=tag,
-                                process=self.process, error=f"{type(exc).__name__}: {exc}")
-        else:
-            self.history.record(Op, f="push-tag", type="ok", image=image, tag=tag,
-                                process=self.process, digest=digest)
+        self._op("push-tag", image, tag, lambda: self.env.push_tag(self.ns, image, tag))
 
     def delete(self, image: str, tag: str) -> None:
-        self.history.record(Op, f="delete-tag", type="invoke", image=image, tag=tag,
-                            process=self.process)
+        self._op("delete-tag", image, tag, lambda: self.env.delete_tag(self.ns, image, tag))
+
+    def _op(self, f: str, image: str, tag: str, call: Callable[[], str | None]) -> None:
+        """Invoke, then ok / fail (certainly did not happen) / info (may have happened)."""
+        record = partial(self.history.record, Op, f=f, image=image, tag=tag, process=self.process)
+        record(type="invoke")
         try:
-            self.env.delete_tag(self.ns, image, tag)
+            digest = call()
         except ConnectionError as exc:
-            self.history.record(Op, f="delete-tag", type="fail", image=image, tag=tag,
-                                process=self.process, error=str(exc))
-        except Exception as exc:
-            self.history.record(Op, f="delete-tag", type="info", image=image, tag=tag,
-                                process=self.process, error=f"{type(exc).__name__}: {exc}")
+            record(type="fail", error=str(exc))
+        except Exception as exc:  # indeterminate: the operation may or may not have landed
+            record(type="info", error=f"{type(exc).__name__}: {exc}")
         else:
-            self.history.record(Op, f="delete-tag", type="ok", image=image, tag=tag,
-                                process=self.process)
+            record(type="ok", digest=digest)

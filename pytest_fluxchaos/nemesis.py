@@ -174,9 +174,12 @@ class Nemesis:
             return {"applied": False, "why": "single replica: no other pod can lead"}
         container = self.env.freeze(ns, pod, True)
         frozen_at = self.history.now()
+        def other_leader() -> str | None:
+            holder = self.env.leader(ns)
+            return holder if holder not in (None, pod) else None
+
         try:
-            other = _poll(lambda: (lambda holder: holder if holder not in (None, pod) else None)(
-                self.env.leader(ns)), action.keep_down_timeout)
+            other = _poll(other_leader, action.keep_down_timeout)
         finally:
             self.env.freeze(ns, pod, False)
         return {"applied": True, "container_id": container, "new_leader": other,

@@ -26,6 +26,7 @@ from .history import History, Note
 from .nemesis import Nemesis
 from .scenario import Scenario
 from .variants import Variant
+from .waiting import poll
 
 
 @dataclass
@@ -187,21 +188,21 @@ def _settle(scenario: Scenario, history: History, ctx: CheckContext, deadline: f
     progress(f"settling (converge bound {scenario.bounds.converge:.0f}s, hold {hold:.0f}s)")
     checker = Converges()
     since: float | None = None
-    while history.now() < limit:
+
+    def settled() -> bool:
+        nonlocal since
         nemesis.heal_due()
         now = history.now()
-        if checker.check(history, ctx).valid is Validity.TRUE:
-            since = now if since is None else since
-            if now - since >= hold:
-                history.record(Note, message="converged", data={"after": round(now - start, 3),
-                                                                "held": round(now - since, 3)})
-                return
-        else:
+        if checker.check(history, ctx).valid is not Validity.TRUE:
             since = None
-        _pause(0.5)
-    history.record(Note, message="convergence bound reached")
+            return False
+        since = now if since is None else since
+        return now - since >= hold
 
-
-def _pause(seconds: float) -> None:
-    """Re-check cadence of the settle loop (polling a pure function of the history)."""
-    time.sleep(seconds)
+    # The converges checker is a pure function of the history: re-check it every 0.5 s.
+    if poll(settled, max(0.0, limit - history.now()), interval=0.5):
+        now = history.now()
+        history.record(Note, message="converged", data={"after": round(now - start, 3),
+                                                        "held": round(now - (since or now), 3)})
+    else:
+        history.record(Note, message="convergence bound reached")

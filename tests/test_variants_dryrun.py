@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from realenv import assets_reason, docker_reason
 
 from pytest_fluxchaos.kube import KubeError
 from pytest_fluxchaos.variants import PRESETS, SHARED_CLAIM, Variant, resolve
@@ -49,40 +50,10 @@ CUSTOM: dict[str, Variant] = {v.name: v for v in (
 )}
 
 
-def _docker_reason() -> str | None:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=10)
-        client.ping()
-        client.close()
-        return None
-    except Exception as exc:  # noqa: BLE001
-        return f"Docker engine not reachable: {' '.join(str(exc).split())[:160]}"
-
-
-def _assets_reason() -> str | None:
-    """None when the assets are cached (a warm lookup: never a 20-minute build here)."""
-    if os.environ.get("FLUXCHAOS_TEST_BUILD_ASSETS") == "1":
-        return None
-    from pytest_fluxchaos.assets import resolve_irc_version
-    from pytest_fluxchaos.assets.build import Builder, default_cache_dir
-
-    irc, flux = resolve_irc_version(FLUX_VERSION)
-    try:
-        warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
-    except Exception as exc:  # noqa: BLE001
-        return f"cannot check the assets cache ({exc}); set FLUXCHAOS_TEST_BUILD_ASSETS=1"
-    if warm is None:
-        return (f"images for Flux {FLUX_VERSION} are not built; run "
-                "`python -m pytest_fluxchaos.assets build` (or set FLUXCHAOS_TEST_BUILD_ASSETS=1)")
-    return None
-
-
 @pytest.fixture(scope="module")
 def env(fluxchaos_session: Any) -> Any:
     """The session's docker environment with the IRC CRDs installed."""
-    reason = _docker_reason() or _assets_reason()
+    reason = docker_reason() or assets_reason(FLUX_VERSION)
     if reason:
         pytest.skip(reason)
     environment = fluxchaos_session.environment(FLUX_VERSION, backend="docker")
@@ -131,8 +102,8 @@ def test_variant_is_accepted_by_server_side_dry_run(env: Any, namespace: str, na
 
 
 def _get_deployment(env: Any, namespace: str) -> dict[str, Any] | None:
-    from kubernetes.client.exceptions import ApiException
     from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
 
     try:
         return k8s.AppsV1Api(env.kube.api_client).read_namespaced_deployment(

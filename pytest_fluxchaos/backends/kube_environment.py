@@ -8,6 +8,7 @@ location come from the backend.
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import datetime, timezone
 from collections.abc import Callable
@@ -45,10 +46,15 @@ class KubeEnvironment:
         self._closed = False
 
     # -- deployment ------------------------------------------------------------------
-    def upstream_deployment(self) -> dict[str, Any]:
+    @functools.cached_property
+    def _upstream(self) -> dict[str, Any]:
         path = self.manifests_dir / "deployment.yaml"
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         return next(d for d in docs if d.get("kind") == "Deployment")
+
+    def upstream_deployment(self) -> dict[str, Any]:
+        """The release's Deployment (read once; render() copies it before patching)."""
+        return self._upstream
 
     def manifests(self, namespace: str, variant: Variant) -> list[dict[str, Any]]:
         return render(self.upstream_deployment(), variant, namespace=namespace,

@@ -12,26 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-def _docker_reason() -> str | None:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=10)
-        client.ping()
-        client.close()
-        return None
-    except Exception as exc:  # noqa: BLE001
-        return f"Docker engine not reachable: {' '.join(str(exc).split())[:160]}"
-
+from realenv import docker_reason
 
 _DOCKER_REASON: list[str | None] = []
 
 
 def docker_unavailable() -> str | None:
     if not _DOCKER_REASON:
-        _DOCKER_REASON.append(_docker_reason())
+        _DOCKER_REASON.append(docker_reason())
     return _DOCKER_REASON[0]
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from kindfakes import assets_reason, docker_reason
+from realenv import assets_reason, docker_reason
 from pytest_fluxchaos.backends.base import BackendError, InstallRequest
 from pytest_fluxchaos.backends.kind import ForeignClusterError, KindBackend, KindOptions
 from pytest_fluxchaos.backends.kind.guard import OWNER_CONFIGMAP

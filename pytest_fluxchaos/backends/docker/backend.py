@@ -22,7 +22,6 @@ host's filesystem: the backend bind-mounts from it (the local engine is the targ
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import re
@@ -50,6 +49,9 @@ from .backoff import BackoffPolicy
 from .certs import SERVICE_CLUSTER_IP_RANGE, ControlPlanePKI
 from .cleanup import remove_labelled
 from .oom import HELPER_SCRIPT, HOST_CGROUP_MOUNT, parse_helper_log
+from ...waiting import poll
+from ..install_manifests import crd_files, rbac_objects
+from ..registry_wait import wait_registry
 from .podspec import PodTemplate, host_memory_bytes, pod_name, translate_deployment
 from .supervisor import (
     LABEL_MANAGED,
@@ -628,27 +630,14 @@ class DockerBackend:
         )
 
     def _wait_registry(self, timeout: float = 30.0) -> None:
-        url = f"http://127.0.0.1:{self.registry_port}/v2/"
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except Exception as exc:  # noqa: BLE001
-                last = _one_line(exc, 120)
+        def exited() -> str | None:
             state = self._docker.api.inspect_container(self.registry_name)["State"]
-            if not state.get("Running") and not state.get("Paused"):
-                raise BackendError(
-                    f"the registry exited with code {state.get('ExitCode')}; "
-                    f"last log lines: {self._logs_tail(self.registry_name)}"
-                )
-            time.sleep(0.2)
-        raise BackendError(
-            f"the registry did not answer {url} within {timeout:g}s ({last}); "
-            f"last log lines: {self._logs_tail(self.registry_name)}"
-        )
+            if state.get("Running") or state.get("Paused"):
+                return None
+            return f"exit code {state.get('ExitCode')}"
+
+        wait_registry(f"http://127.0.0.1:{self.registry_port}", timeout, exited=exited,
+                      logs=lambda: self._logs_tail(self.registry_name))
 
     # -- access -----------------------------------------------------------------------------
 
@@ -736,92 +725,17 @@ class DockerBackend:
     def _ensure_crds(self) -> None:
         if self._crds_applied:
             return
-        crd_dir = Path(self.assets.manifests_dir) / "crds"
-        files = sorted(crd_dir.glob("*.yaml")) + sorted(crd_dir.glob("*.yml"))
-        if not files:
-            raise BackendError(f"no CRDs in {crd_dir}; {ASSETS_HINT}")
         names: list[str] = []
-        for f in files:
+        for f in crd_files(self.assets.manifests_dir):
             for obj in self._kube.apply_manifest(f):
                 if obj.get("kind") == "CustomResourceDefinition":
                     names.append(obj["metadata"]["name"])
         self._kube.wait_crds_established(names, timeout=30)
         self._crds_applied = True
 
-    def _rbac_documents(self) -> list[dict]:
-        from pytest_fluxchaos.kube import load_manifests
-
-        rbac_dir = Path(self.assets.manifests_dir) / "rbac"
-        docs: list[dict] = []
-        for f in sorted(rbac_dir.glob("*.y*ml")):
-            docs += load_manifests(f)
-        return docs
-
     def _ensure_rbac(self, ns: str, sa: str, labels: dict[str, str]) -> None:
-        kube = self._kube
-        kube.ensure_namespace(ns, labels)
-        kube.apply_manifest(
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": ns}}
-        )
-        subject = [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]
-        cluster_roles: list[str] = []
-        roles: list[dict] = []
-        for doc in self._rbac_documents():
-            kind = doc.get("kind")
-            name = doc.get("metadata", {}).get("name", "")
-            if kind not in ("ClusterRole", "Role") or not name:
-                continue
-            if name.endswith(("-editor-role", "-viewer-role")):
-                continue  # end-user roles, not the controller's
-            if not name.startswith("image-reflector-"):
-                name = f"image-reflector-{name}"  # kustomize namePrefix of the release
-            doc = json.loads(json.dumps(doc))
-            doc["metadata"] = {"name": name}
-            if kind == "ClusterRole":
-                kube.apply_manifest(doc)
-                cluster_roles.append(name)
-            else:
-                roles.append(doc)
-        if not cluster_roles:
-            raise BackendError(f"no ClusterRole in {self.assets.manifests_dir}/rbac; {ASSETS_HINT}")
-        has_lease_role = any(
-            "leases" in (rule.get("resources") or []) for r in roles for rule in r.get("rules") or []
-        )
-        if not has_lease_role:
-            roles.append(
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "Role",
-                    "metadata": {"name": "image-reflector-leader-election-role"},
-                    "rules": [
-                        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-                        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-                        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
-                    ],
-                }
-            )
-        for cr in cluster_roles:
-            kube.apply_manifest(
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRoleBinding",
-                    "metadata": {"name": f"{cr}-{ns}"},
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cr},
-                    "subjects": subject,
-                }
-            )
-        for role in roles:
-            role["metadata"]["namespace"] = ns
-            kube.apply_manifest(role)
-            kube.apply_manifest(
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "RoleBinding",
-                    "metadata": {"name": role["metadata"]["name"] + "-binding", "namespace": ns},
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]},
-                    "subjects": subject,
-                }
-            )
+        for obj in rbac_objects(self.assets.manifests_dir, ns, sa, labels):
+            self._kube.apply_manifest(obj)
 
     def _write_sa_credentials(self, ns: str, sa: str) -> Path:
         assert self._pki is not None
@@ -969,18 +883,17 @@ class DockerBackend:
         """Bounded wait: a pod passes its readiness probe, and the Lease has a holder."""
         deadline = time.monotonic() + self.install_timeout
         names = {p.name for p in pods}
-        while True:
-            current = [p for p in (self._sup.records(state.name) if self._sup else []) if p.name in names]
-            if any(self._probe_ready(p) for p in current):
-                break
-            if time.monotonic() > deadline:
-                pod = current[0] if current else None
-                tail = self._logs_tail(pod.container_name) if pod and pod.container_name else "(no container)"
-                raise BackendError(
-                    f"image-reflector-controller in {state.name} not ready within {self.install_timeout:g}s; "
-                    f"last log lines of {pod.name if pod else '?'}: {tail}"
-                )
-            time.sleep(0.1)
+
+        def current() -> list[PodRecord]:
+            return [p for p in (self._sup.records(state.name) if self._sup else []) if p.name in names]
+
+        if not poll(lambda: any(self._probe_ready(p) for p in current()), self.install_timeout, 0.1):
+            pod = next(iter(current()), None)
+            tail = self._logs_tail(pod.container_name) if pod and pod.container_name else "(no container)"
+            raise BackendError(
+                f"image-reflector-controller in {state.name} not ready within {self.install_timeout:g}s; "
+                f"last log lines of {pod.name if pod else '?'}: {tail}"
+            )
         args = state.template.args or []
         if any(a in ("--enable-leader-election", "--enable-leader-election=true") for a in args):
             left = max(1.0, deadline - time.monotonic())

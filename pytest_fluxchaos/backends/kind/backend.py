@@ -34,7 +34,6 @@ import socket
 import tempfile
 import threading
 import time
-import urllib.request
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -45,6 +44,8 @@ from . import commands as cmd
 from .cgroups import parse_proc_cgroup, pid_from_crictl_inspect
 from .guard import (OWNER_CONFIGMAP, OWNER_NAMESPACE, ClusterPlan, owner_marker,
                     plan_cluster)
+from ...waiting import poll
+from ..registry_wait import wait_registry
 from .manifests import claim_names, crd_files, leader_election_enabled, rbac_objects, selector_of
 from .options import (INSTALL_HINT, KIND_VERSION, KindOptions, check_kind_version,
                       resolve_kind_binary)
@@ -467,20 +468,11 @@ class KindBackend:
         raise BackendError(f"the registry {name} publishes no port for {REGISTRY_PORT}/tcp")
 
     def _wait_registry(self, timeout: float = 30.0) -> None:
-        url = f"http://127.0.0.1:{self.registry_port}/v2/"
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except Exception as exc:  # noqa: BLE001
-                last = _one_line(exc, 120)
-            time.sleep(0.25)
-        logs = self.run([cmd.DOCKER, "logs", "--tail", "5", self.registry_name], timeout=30, check=False)
-        raise BackendError(f"the registry did not answer {url} within {timeout:g}s ({last}); "
-                           f"last log lines: {_one_line(logs.stderr + logs.stdout, 300)}")
+        def logs() -> str:
+            out = self.run([cmd.DOCKER, "logs", "--tail", "5", self.registry_name], timeout=30, check=False)
+            return _one_line(out.stderr + out.stdout, 300)
+
+        wait_registry(f"http://127.0.0.1:{self.registry_port}", timeout, logs=logs)
 
     def _wire_registry(self, progress: Progress) -> None:
         """containerd certs.d on every node, and the KEP-1755 ConfigMap."""
@@ -656,14 +648,13 @@ class KindBackend:
             if exc.status != 404:
                 log.warning("fluxchaos: deleting namespace %s: %s", namespace, exc.reason)
             return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:  # free the node's memory before the next variant
+        def pods_gone() -> bool:  # free the node's memory before the next variant
             try:
-                if not kube.core.list_namespaced_pod(namespace, _request_timeout=10).items:
-                    return
-            except Exception:  # noqa: BLE001
-                return
-            time.sleep(1.0)
+                return not kube.core.list_namespaced_pod(namespace, _request_timeout=10).items
+            except Exception:  # noqa: BLE001 - the namespace is gone: nothing left to wait for
+                return True
+
+        poll(pods_gone, wait, interval=1.0)
 
     # -- observation --------------------------------------------------------------------------
 
