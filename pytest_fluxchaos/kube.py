@@ -475,7 +475,13 @@ class KubeClient:
         def check() -> dict | None:
             obj = getter(namespace, name)
             cond = self.ready_condition(obj)
-            return obj if cond and cond.get("status") == "True" else None
+            if not cond or cond.get("status") != "True":
+                return None
+            # Flux's patch helper writes status conditions and the other status fields in
+            # separate requests: Ready=True can be visible a moment before latestRef.
+            if kind == "ImagePolicy" and self.latest_tag(obj) is None:
+                return None
+            return obj
 
         return wait_for(check, timeout=timeout, what=f"{kind} {namespace}/{name} to be Ready")
 
