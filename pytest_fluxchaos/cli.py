@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         return assets_main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "gc":
-        from .backends.base import BackendError
+        from .domain import BackendError
         from .backends.docker.cleanup import gc
         try:
             removed = gc(all_runs=args.run is None, run_id=args.run)

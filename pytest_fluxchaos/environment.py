@@ -1,7 +1,7 @@
 """What one run needs from a provisioned environment, in domain terms.
 
 The runner, generator and nemesis see only this protocol: plain strings, dicts and
-:class:`~pytest_fluxchaos.backends.base.PodStatus`. Real environments compose a
+:class:`~pytest_fluxchaos.domain.PodStatus`. Real environments compose a
 backend (docker, kind) with the Kubernetes adapter, the observers and the registry
 client (``backends/kube_environment.py``); the plugin's own tests use an in-memory
 simulation.
@@ -9,10 +9,10 @@ simulation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
-from .backends.base import PodStatus
+from .domain import ContainerProcess, HelperResult, PodStatus
 from .history import History
 from .scenario import Scenario
 from .variants import Variant
@@ -53,19 +53,29 @@ class Environment(Protocol):
     def pods(self, namespace: str) -> list[PodStatus]:
         """Controller pods in replica-slot order (slot i is ``pod-i`` in a schedule)."""
 
-    def kill(self, namespace: str, pod: str) -> dict[str, Any]: ...
-
-    def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]: ...
+    # -- primitives the faults are made of (see pytest_fluxchaos.faults) ----------------
+    def signal_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:
+        """Signal the pod's controller process; returns the container id."""
 
     def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
         """Freeze or thaw a pod's current container (keeps it from racing for the lease)."""
 
-    def delete_pod(self, namespace: str, pod: str) -> str: ...
+    def container_process(self, namespace: str, pod: str) -> ContainerProcess:
+        """The running container of the pod and its PID where host helpers run."""
+
+    def run_host_helper(self, namespace: str, pod: str, script: str, env: Mapping[str, str],
+                        timeout: float) -> HelperResult:
+        """Run a privileged shell script beside the pod (host PID namespace, ``$CG``)."""
+
+    def delete_pod(self, namespace: str, pod: str) -> str:
+        """Replace the pod; returns the new pod's name."""
 
     def delete_lease(self, namespace: str) -> str | None:
         """Delete the leader Lease; returns the holder it had."""
 
-    def registry_outage(self, down: bool) -> None: ...
+    def stop_registry(self) -> None: ...
+
+    def start_registry(self) -> None: ...
 
     def registry_reachable(self) -> bool: ...
 

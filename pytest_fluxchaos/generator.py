@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from .environment import Environment
 from .history import (Event, Fault, History, LeaseHolder, Note, Op, PolicyLatest, PolicyReady,
                       RepositoryScan)
+from .domain import WaitTimeout
 from .nemesis import Nemesis
 from .scenario import (DeleteAction, Jitter, PushAction, ReconcileAction, Scenario, Step,
                        Trigger)
 from .tags import TagCursor, build_series
+from .waiting import wait_until
 
 
 class StepTimeout(Exception):
@@ -63,10 +65,6 @@ class View:
             elif isinstance(event, Fault) and event.phase == "confirm" and event.outcome == "ok":
                 self.confirmed.add(event.fault_id)
             self.cond.notify_all()
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        with self.cond:
-            return self.cond.wait_for(predicate, timeout=timeout)
 
 
 class Generator:
@@ -194,12 +192,10 @@ class Generator:
                                               and self.view.leader_changes > changes)
         bound = until.timeout or self.scenario.bounds.wait
         limit = min(started + bound, deadline)
-        while not decided():
-            self.nemesis.heal_due()
-            remaining = limit - self.history.now()
-            if remaining <= 0:
-                break
-            self.view.wait_for(decided, timeout=min(remaining, 0.5))
+        try:
+            self._wait_until(decided, limit, what=what, cadence=0.5)
+        except WaitTimeout:
+            pass  # the attempt's outcome is recorded below; the step may try again
         met = predicate()
         self.history.record(Note, message=f"step {index} attempt {iteration + 1}: "
                                           f"{what}: {'yes' if met else 'no'}",
@@ -214,17 +210,24 @@ class Generator:
         return float(every)
 
     def _sleep(self, seconds: float, deadline: float) -> None:
-        """Wait for time to pass while healing due faults (the only timed wait)."""
+        """Let time pass (a scheduled delay) while healing faults that come due."""
         until = min(self.history.now() + seconds, deadline)
-        while True:
+        try:
+            self._wait_until(lambda: self.history.now() >= until, until + 1.0,
+                             what=f"{seconds:.1f}s to pass", cadence=0.1)
+        except WaitTimeout:
+            pass  # cannot happen before ``until``; the bound only guards a stuck clock
+
+    def _wait_until(self, predicate: Callable[[], bool], limit: float, *, what: str,
+                    cadence: float) -> None:
+        """Wait (woken by new observations) until ``predicate`` holds or ``limit`` passes,
+        healing faults whose duration ends meanwhile."""
+        def check() -> bool:
             self.nemesis.heal_due()
-            remaining = until - self.history.now()
-            if remaining <= 0:
-                return
-            nxt = self.nemesis.next_heal_at()
-            step = remaining if nxt is None else max(0.0, min(remaining, nxt - self.history.now()))
-            # Event-driven pause: wakes early on history events, re-checks heal deadlines.
-            self.view.wait_for(lambda: False, timeout=min(step, 1.0) or 0.01)
+            return predicate()
+
+        wait_until(check, max(0.0, limit - self.history.now()), what=what, interval=cadence,
+                   retry_on=(), condition=self.view.cond)
 
     def _wait(self, step: Step, index: int, deadline: float) -> None:
         if step.at is not None:
@@ -235,16 +238,14 @@ class Generator:
                 step.after, started, (self.view.leader, self.view.identity, self.view.leader_changes))
             bound = step.after.timeout or self.scenario.bounds.wait
             limit = min(started + bound, deadline)
-            while not predicate():
-                self.nemesis.heal_due()
-                remaining = limit - self.history.now()
-                if remaining <= 0:
-                    self.history.record(Note, message=f"step {index} trigger timed out",
-                                        data={"waiting_for": what, "bound": bound})
-                    raise StepTimeout(f"step {index + 1}: {what} did not happen within "
-                                      f"{min(bound, limit - started):.0f}s")
-                cadence = 0.05 if step.after.lease_age is not None else 0.5
-                self.view.wait_for(predicate, timeout=min(remaining, cadence))
+            cadence = 0.05 if step.after.lease_age is not None else 0.5
+            try:
+                self._wait_until(predicate, limit, what=what, cadence=cadence)
+            except WaitTimeout:
+                self.history.record(Note, message=f"step {index} trigger timed out",
+                                    data={"waiting_for": what, "bound": bound})
+                raise StepTimeout(f"step {index + 1}: {what} did not happen within "
+                                  f"{min(bound, limit - started):.0f}s") from None
             self.history.record(Note, message=f"step {index} trigger met", data={"condition": what})
         if step.delay:
             self._sleep(step.delay, deadline)

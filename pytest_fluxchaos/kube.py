@@ -21,9 +21,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import tenacity
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -31,22 +30,16 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from .backends.base import BackendError
+from .domain import BackendError
+from .waiting import wait_until
 
 FIELD_MANAGER = "fluxchaos"
 IMAGE_GROUP = "image.toolkit.fluxcd.io"
 LEASE_NAME = "image-reflector-controller-leader-election"
 _VERSION_PREFERENCE = ("v1", "v1beta2", "v1beta1", "v1alpha2", "v1alpha1")
 
-T = TypeVar("T")
-
-
 class KubeError(BackendError):
     """A Kubernetes API call or wait failed (one actionable line)."""
-
-
-class KubeTimeout(KubeError):
-    """A bounded wait ran out."""
 
 
 @dataclass(frozen=True)
@@ -91,46 +84,6 @@ def _short(exc: BaseException) -> str:
                 msg = str(body)[:200]
         return f"HTTP {exc.status} {reason}: {msg}".strip()
     return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
-def wait_for(
-    fn: Callable[[], T],
-    *,
-    timeout: float,
-    what: str,
-    interval: float = 0.25,
-    retry_on: tuple[type[BaseException], ...] = (Exception,),
-) -> T:
-    """Call ``fn`` until it returns a truthy value; bounded by ``timeout`` seconds.
-
-    Exceptions in ``retry_on`` are retried; on timeout a :class:`KubeTimeout` names
-    ``what`` and the last value or error seen.
-    """
-    last: list[Any] = [None]
-
-    def attempt() -> T:
-        try:
-            value = fn()
-        except retry_on as exc:  # noqa: PERF203
-            if isinstance(exc, KubeTimeout):
-                raise
-            last[0] = exc
-            raise
-        last[0] = value
-        return value
-
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(timeout),
-        wait=tenacity.wait_fixed(interval),
-        retry=tenacity.retry_if_exception_type(retry_on) | tenacity.retry_if_result(lambda v: not v),
-        reraise=False,
-    )
-    try:
-        return retrying(attempt)
-    except tenacity.RetryError:
-        seen = last[0]
-        detail = _short(seen) if isinstance(seen, BaseException) else repr(seen)
-        raise KubeTimeout(f"timed out after {timeout:g}s waiting for {what} (last: {detail})") from None
 
 
 def load_manifests(source: str | Path | dict | Iterable[dict]) -> list[dict]:
@@ -294,6 +247,16 @@ class KubeClient:
                 return False
             raise KubeError(f"delete {kind}/{name} failed: {_short(exc)}") from exc
 
+    def install_crds(self, files: Iterable[Path], timeout: float = 30.0) -> list[str]:
+        """Apply CRD files (server-side) and wait until every CRD is Established."""
+        names: list[str] = []
+        for path in files:
+            for obj in self.apply_manifest(path):
+                if obj.get("kind") == "CustomResourceDefinition":
+                    names.append(obj["metadata"]["name"])
+        self.wait_crds_established(names, timeout=timeout)
+        return names
+
     def wait_crds_established(self, names: Iterable[str], timeout: float = 30.0) -> None:
         pending = set(names)
 
@@ -310,7 +273,7 @@ class KubeClient:
                     pending.discard(name)
             return not pending
 
-        wait_for(check, timeout=timeout, what=f"CRDs {sorted(pending)} to be Established")
+        wait_until(check, timeout, what=f"CRDs {sorted(pending)} to be Established")
         if self._dynamic is not None:
             self._dynamic.resources.invalidate_cache()
 
@@ -483,7 +446,7 @@ class KubeClient:
                 return None
             return obj
 
-        return wait_for(check, timeout=timeout, what=f"{kind} {namespace}/{name} to be Ready")
+        return wait_until(check, timeout, what=f"{kind} {namespace}/{name} to be Ready")
 
     # -- leader election --------------------------------------------------------------------
 
@@ -545,4 +508,4 @@ class KubeClient:
         what = f"a holder of Lease {namespace}/{name}"
         if excluded:
             what += f" other than {sorted(excluded)}"
-        return wait_for(check, timeout=timeout, what=what)
+        return wait_until(check, timeout, what=what)

@@ -1,12 +1,10 @@
 """The nemesis: injects a fault, confirms it landed, heals it; every step in the history.
 
-The kind of fault decides which bug you get (DESIGN §3): an OOM kill or SIGKILL
-restarts the *container* and keeps its emptyDir (stale DB later), a pod deletion drops
-it (empty DB), a lease deletion only moves leadership. So confirmation is strict and
-specific: an OOM kill counts only if the kernel's verdict (OOMKilled, exit 137) is seen
-together with a restart; a SIGKILL that looks like an OOM is not one. Anything that
-cannot be confirmed is recorded as ``unconfirmed`` and the faults-landed checker turns
-it into *unknown*.
+It knows no fault kind by name. Each kind (:mod:`pytest_fluxchaos.faults`) says how it
+is injected from backend primitives and how it is confirmed; the nemesis resolves the
+target (leader, standby, pod-N, registry), runs before -> inject -> after -> confirm,
+records ``inject``/``confirm``/``heal`` events, applies keep-down, and heals faults with
+a duration when they are due, and every fault at the end of a run, even on failure.
 """
 
 from __future__ import annotations
@@ -16,11 +14,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import PodStatus
+from . import faults
+from .domain import WaitTimeout
 from .environment import Environment
+from .faults import Confirmation, FaultContext, as_detail
 from .history import Fault, History
 from .scenario import FaultAction
-from .waiting import poll as _poll
+from .waiting import wait_until
 
 
 class TargetError(Exception):
@@ -51,6 +51,8 @@ class Nemesis:
 
     # -- targets -----------------------------------------------------------------
     def resolve_target(self, target: str) -> str:
+        if target == "registry":
+            return "registry"
         pods = self.env.pods(self.namespace)
         if target == "leader":
             leader = self.env.leader(self.namespace)
@@ -68,104 +70,51 @@ class Nemesis:
             if index >= len(pods):
                 raise TargetError(f"{target} does not exist ({len(pods)} pods)")
             return pods[index].name
-        if target == "registry":
-            return "registry"
         raise TargetError(f"unknown target {target!r}")
 
-    def _pod(self, name: str) -> PodStatus | None:
-        return next((p for p in self.env.pods(self.namespace) if p.name == name), None)
+    def _record(self, fault: ActiveFault, phase: str, **kw: Any) -> None:
+        self.history.record(Fault, fault_id=fault.fault_id, f=fault.action.kind, phase=phase,
+                            target=fault.action.target, **kw)
 
     # -- lifecycle ---------------------------------------------------------------
     def inject(self, action: FaultAction) -> ActiveFault:
-        fault_id = action.id or f"f{next(self._ids)}"
-        fault = ActiveFault(fault_id, action, self.namespace)
-        record = lambda phase, **kw: self.history.record(  # noqa: E731
-            Fault, fault_id=fault_id, f=action.kind, phase=phase, target=action.target, **kw)
+        kind = faults.get(action.kind)
+        fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace)
         try:
             fault.resolved = self.resolve_target(action.target)
         except TargetError as exc:
-            record("inject", outcome="failed", detail={"error": str(exc)})
-            record("confirm", outcome="failed", detail={"error": str(exc)})
+            self._record(fault, "inject", outcome="failed", detail={"error": str(exc)})
+            self._record(fault, "confirm", outcome="failed", detail={"error": str(exc)})
             fault.healed = True
             return fault
-        before = self._pod(fault.resolved) if action.kind != "registry-outage" else None
+        ctx = FaultContext(self.env, self.namespace, self.history, action, fault.resolved)
         leader_before = self.env.leader(self.namespace)
-        record("inject", resolved=fault.resolved,
-               detail={"leader": leader_before,
-                       "container_id": before.container_id if before else None,
-                       "restart_count": before.restart_count if before else None})
+        before = kind.before(ctx)
+        self._record(fault, "inject", resolved=fault.resolved,
+                     detail={"leader": leader_before, "before": as_detail(before)})
         try:
-            outcome, detail = self._inject_and_confirm(action, fault.resolved, before, leader_before)
+            evidence = kind.inject(ctx, before)
+            after = kind.after(ctx, before, evidence)
+            verdict = kind.confirm(before, after, evidence)
+            detail = {**verdict.facts, "evidence": as_detail(evidence)}
         except Exception as exc:  # the backend failed: the fault did not land (or we can't tell)
-            outcome, detail = "failed", {"error": f"{type(exc).__name__}: {exc}"}
+            verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")
+            detail = {}
+        if verdict.why:
+            detail["why"] = verdict.why
         fault.detail = detail
-        record("confirm", resolved=fault.resolved, outcome=outcome, detail=detail)
-        if action.kind == "registry-outage" and outcome != "failed":
+        self._record(fault, "confirm", resolved=fault.resolved, outcome=verdict.outcome, detail=detail)
+        if kind.needs_duration and verdict.outcome != "failed":
             fault.heal_at = self.history.now() + (action.duration or 0.0)
         else:
             heal_detail = {}
-            if action.keep_down and outcome == "ok" and fault.resolved:
+            if action.keep_down and verdict.outcome == "ok":
                 # The heal of a kept-down fault is the thaw, once another pod leads.
                 heal_detail["keep_down"] = self._keep_down(action, fault.resolved, leader_before)
             self._heal(fault, heal_detail)
         with self._lock:
             self.active.append(fault)
         return fault
-
-    def _inject_and_confirm(self, action: FaultAction, pod: str, before: PodStatus | None,
-                            leader_before: str | None) -> tuple[str, dict[str, Any]]:
-        kind, timeout, ns = action.kind, action.confirm_timeout, self.namespace
-        if kind in ("oom-kill", "kill"):
-            assert before is not None
-            evidence = (self.env.oom_kill(ns, pod, timeout) if kind == "oom-kill"
-                        else self.env.kill(ns, pod))
-
-            def restarted() -> PodStatus | None:
-                now = self._pod(pod)
-                if (now and now.restart_count > before.restart_count
-                        and now.container_id != before.container_id):
-                    return now
-                return None
-
-            after = _poll(restarted, timeout)
-            detail = {"evidence": evidence, "old_container_id": before.container_id}
-            if after is None:
-                return "unconfirmed", {**detail, "why": f"no restart within {timeout:.0f}s"}
-            detail.update(new_container_id=after.container_id, restart_count=after.restart_count,
-                          exit_code=after.exit_code, reason=after.reason,
-                          oom_killed=after.oom_killed)
-            # The kernel's verdict: the runtime's OOMKilled flag, or the backend's reading of
-            # the memory cgroup's own OOM-kill counter (runtimes sometimes miss the event).
-            kernel = after.oom_killed or bool(isinstance(evidence, dict)
-                                              and evidence.get("kernel_confirmed"))
-            detail["oom_confirmed_by"] = ("runtime" if after.oom_killed else
-                                          "cgroup-counter" if kernel else None)
-            if kind == "oom-kill" and not (kernel and after.exit_code == 137):
-                return "unconfirmed", {**detail, "why": "container restarted but the kernel "
-                                                        "did not report an OOM kill"}
-            if kind == "kill" and after.exit_code != 137:
-                return "unconfirmed", {**detail, "why": f"exit code {after.exit_code}, not 137"}
-            return "ok", detail
-        if kind == "pod-delete":
-            new_name = self.env.delete_pod(ns, pod)
-            gone = _poll(lambda: self._pod(pod) is None and self._pod(new_name) is not None, timeout)
-            if not gone:
-                return "unconfirmed", {"why": "old pod still present or new pod missing",
-                                       "new_pod": new_name}
-            return "ok", {"old_pod": pod, "new_pod": new_name}
-        if kind == "lease-delete":
-            holder = self.env.delete_lease(ns)
-            new_holder = _poll(lambda: self.env.leader(ns), timeout)
-            if new_holder is None:
-                return "unconfirmed", {"why": f"no pod re-acquired the lease within {timeout:.0f}s",
-                                       "holder_before": holder}
-            return "ok", {"holder_before": holder, "holder_after": new_holder}
-        if kind == "registry-outage":
-            self.env.registry_outage(True)
-            down = _poll(lambda: not self.env.registry_reachable(), timeout)
-            return ("ok", {"reachable": False}) if down else (
-                "unconfirmed", {"why": "registry still answered"})
-        raise ValueError(kind)
 
     def _keep_down(self, action: FaultAction, pod: str, leader_before: str | None) -> dict[str, Any]:
         """Freeze the restarted container until another pod holds the lease, then thaw it."""
@@ -174,12 +123,17 @@ class Nemesis:
             return {"applied": False, "why": "single replica: no other pod can lead"}
         container = self.env.freeze(ns, pod, True)
         frozen_at = self.history.now()
+
         def other_leader() -> str | None:
             holder = self.env.leader(ns)
             return holder if holder not in (None, pod) else None
 
+        other: str | None = None
         try:
-            other = _poll(other_leader, action.keep_down_timeout)
+            other = wait_until(other_leader, action.keep_down_timeout,
+                               what=f"a pod other than {pod} to lead in {ns}")
+        except WaitTimeout:
+            pass
         finally:
             self.env.freeze(ns, pod, False)
         return {"applied": True, "container_id": container, "new_leader": other,
@@ -190,19 +144,17 @@ class Nemesis:
         if fault.healed:
             return
         detail = dict(detail or {})
-        outcome = "ok"
+        kind = faults.get(fault.action.kind)
+        ctx = FaultContext(self.env, self.namespace, self.history, fault.action, fault.resolved or "")
         try:
-            if fault.action.kind == "registry-outage":
-                self.env.registry_outage(False)
-                up = _poll(self.env.registry_reachable, fault.action.confirm_timeout)
-                detail["reachable"] = bool(up)
-                outcome = "ok" if up else "failed"
+            verdict = kind.heal(ctx)
         except Exception as exc:
-            outcome, detail = "failed", {"error": f"{type(exc).__name__}: {exc}"}
+            verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")
+        detail.update(verdict.facts)
+        if verdict.why:
+            detail["why"] = verdict.why
         fault.healed = True
-        self.history.record(Fault, fault_id=fault.fault_id, f=fault.action.kind, phase="heal",
-                            target=fault.action.target, resolved=fault.resolved,
-                            outcome=outcome, detail=detail)
+        self._record(fault, "heal", resolved=fault.resolved, outcome=verdict.outcome, detail=detail)
 
     def heal_due(self) -> None:
         """Heal faults whose duration has elapsed (called from the run loop)."""

@@ -26,7 +26,8 @@ from .history import History, Note
 from .nemesis import Nemesis
 from .scenario import Scenario
 from .variants import Variant
-from .waiting import poll
+from .domain import WaitTimeout
+from .waiting import wait_until
 
 
 @dataclass
@@ -200,9 +201,12 @@ def _settle(scenario: Scenario, history: History, ctx: CheckContext, deadline: f
         return now - since >= hold
 
     # The converges checker is a pure function of the history: re-check it every 0.5 s.
-    if poll(settled, max(0.0, limit - history.now()), interval=0.5):
+    try:
+        wait_until(settled, max(0.0, limit - history.now()), what="the converged state to hold",
+                   interval=0.5, retry_on=())
+    except WaitTimeout:
+        history.record(Note, message="convergence bound reached")
+    else:
         now = history.now()
         history.record(Note, message="converged", data={"after": round(now - start, 3),
                                                         "held": round(now - (since or now), 3)})
-    else:
-        history.record(Note, message="convergence bound reached")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, field_validator,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
+
+from . import faults
 
 from .durations import parse_duration
 
@@ -20,7 +22,6 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")]
 """A Kubernetes object name (RFC 1123 subdomain, kept to 63 chars)."""
 
-FAULT_KINDS = ("oom-kill", "kill", "pod-delete", "lease-delete", "registry-outage")
 CHECKER_NAMES = ("no-regression", "converges", "never-stuck", "faults-landed")
 ExpectedVerdict = Literal[True, False, "unknown", "any"]
 """``any`` records a finding without asserting it (e.g. whether a regression is sticky)."""
@@ -175,7 +176,11 @@ class ReconcileAction(Model):
 
 
 class FaultAction(Model):
-    kind: Literal["oom-kill", "kill", "pod-delete", "lease-delete", "registry-outage"]
+    """A fault from the :mod:`~pytest_fluxchaos.faults` table; a kind's own fields are extra keys."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    kind: str
     target: Annotated[str, Field(pattern=r"^(leader|standby|registry|pod-\d+)$")] = "leader"
     duration: Duration | None = None
     id: str | None = None
@@ -186,16 +191,33 @@ class FaultAction(Model):
     come back, e.g. replaying a large Badger value log. Ignored with a single replica."""
     keep_down_timeout: Duration = Field(default=120.0, alias="keep-down-timeout")
 
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, kind: str) -> str:
+        faults.get(kind)
+        return kind
+
     @model_validator(mode="after")
     def _fit(self) -> FaultAction:
-        if self.keep_down and self.kind not in ("oom-kill", "kill"):
-            raise ValueError("keep-down applies to oom-kill and kill")
-        if self.kind == "registry-outage":
-            if self.duration is None:
-                raise ValueError("registry-outage needs a duration")
+        fault = faults.get(self.kind)
+        fault.validate(self)
+        if "pod" not in fault.targets:
+            if "target" in self.model_fields_set and self.target != "registry":
+                raise ValueError(f"{self.kind} targets the registry, not {self.target}")
+            object.__setattr__(self, "target", "registry")
         elif self.target == "registry":
             raise ValueError(f"{self.kind} cannot target the registry")
+        self.params  # noqa: B018 - validates the kind's own fields now, at load time
         return self
+
+    @property
+    def params(self) -> BaseModel:
+        """The kind's own fields (``FaultKind.params``), validated."""
+        try:
+            return faults.get(self.kind).params.model_validate(self.model_extra or {})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"{self.kind}: {problems}") from None
 
 
 class Step(Model):

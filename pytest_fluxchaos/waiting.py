@@ -1,26 +1,59 @@
-"""Bounded waiting on real conditions (tenacity), never bare sleeps."""
+"""The one bounded wait: a condition polled (or woken) until it holds, never bare sleeps.
+
+Every wait in the plugin goes through :func:`wait_until`, which raises
+:class:`~pytest_fluxchaos.domain.WaitTimeout` naming what it waited for and the last
+value or error it saw, so a timeout reads as a sentence in the history or the report.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from tenacity import (RetryError, Retrying, retry_if_exception_type, retry_if_result,
                       stop_after_delay, wait_fixed)
 
+from .domain import WaitTimeout
+
 T = TypeVar("T")
 
 
-def poll(predicate: Callable[[], T], timeout: float, interval: float = 0.25) -> T | None:
-    """Call ``predicate`` until it returns something truthy; None after ``timeout`` seconds.
+def wait_until(predicate: Callable[[], T], timeout: float, *, what: str, interval: float = 0.25,
+               retry_on: tuple[type[BaseException], ...] = (Exception,),
+               condition: threading.Condition | None = None) -> T:
+    """Call ``predicate`` until it returns something truthy and return that value.
 
-    Exceptions inside the window are treated as "not yet" (an API blip during a fault
-    is expected); the last one is lost only if the condition never holds.
+    Exceptions in ``retry_on`` count as "not yet" (an API blip during a fault is
+    expected); others propagate at once. With ``condition``, the pause between attempts
+    wakes on its ``notify`` (a new observation) instead of sleeping the whole
+    ``interval``; the predicate itself runs outside the lock, so it may record events.
+    After ``timeout`` seconds: :class:`WaitTimeout`.
     """
-    retrying = Retrying(
-        stop=stop_after_delay(timeout), wait=wait_fixed(interval),
-        retry=retry_if_result(lambda r: not r) | retry_if_exception_type(Exception))
+    last: list[object] = [None]
+
+    def attempt() -> T:
+        try:
+            value = predicate()
+        except retry_on as exc:
+            if isinstance(exc, WaitTimeout):
+                raise
+            last[0] = exc
+            raise
+        last[0] = value
+        return value
+
+    retry = retry_if_result(lambda value: not value) | retry_if_exception_type(retry_on)
+    kwargs = {} if condition is None else {"sleep": partial(_pause, condition)}
+    retrying = Retrying(stop=stop_after_delay(max(timeout, 0.0)), wait=wait_fixed(interval),
+                        retry=retry, **kwargs)
     try:
-        return retrying(predicate)
+        return retrying(attempt)
     except RetryError:
-        return None
+        raise WaitTimeout(what, timeout, last[0]) from None
+
+
+def _pause(condition: threading.Condition, seconds: float) -> None:
+    with condition:
+        condition.wait(seconds)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_fluxchaos.backends.base import PodStatus
+from pytest_fluxchaos.domain import PodStatus
 from pytest_fluxchaos.history import (Event, History, LeaseHolder, Note, PodState, PolicyLatest,
                                       PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from pytest_fluxchaos.observe import (LEASE_NAME, FakeSource, LatencyProbe, Observer,

@@ -237,7 +237,7 @@ def _deployment(assets: Any) -> dict[str, Any]:
 
 
 def test_observes_the_real_controller(backend: Any, assets: Any) -> None:
-    from pytest_fluxchaos.backends.base import InstallRequest
+    from pytest_fluxchaos.domain import InstallRequest
 
     ns = "observe-irc"
     backend.install_flux(InstallRequest(namespace=ns, deployment=_deployment(assets),

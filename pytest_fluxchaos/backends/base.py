@@ -1,81 +1,37 @@
 """The narrow interface every backend (where Flux runs) implements.
 
-The domain (scenario, generator, nemesis, checkers) talks only to this protocol and to
-plain data; it never imports Docker or Kubernetes clients. A backend owns the
-environment's life (provision, teardown), knows how to run the IRC Deployment of a
-variant, and offers the low-level fault primitives; the nemesis decides *what* to
-inject and *how to confirm it* from observations recorded in the history.
+A backend owns the environment's life (provision, teardown), runs the IRC Deployment
+of a variant, and offers *primitives* only: signal, freeze or thaw a container, find
+its process, run a privileged helper beside it, replace a pod, stop or start the
+registry. What a fault is, how it is injected from those primitives and how it is
+confirmed lives once, in :mod:`pytest_fluxchaos.faults`, the same for every backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
 
+from ..domain import (ClusterAccess, ContainerProcess, HelperResult, InstallRequest, PodStatus,
+                      RegistryEndpoint)
 
-class BackendError(Exception):
-    """A one-line, actionable failure of the environment (shown without a traceback)."""
-
-
-@dataclass(frozen=True)
-class RegistryEndpoint:
-    """Where the registry is reached from the plugin and from inside the cluster."""
-
-    host_url: str  # e.g. "http://127.0.0.1:41234", for the plugin's registry client
-    cluster_host: str  # e.g. "fluxchaos-registry-ab12:5000", for ImageRepository.spec.image
-    insecure: bool = True  # plain HTTP; ImageRepository.spec.insecure must be set
-
-
-@dataclass(frozen=True)
-class ClusterAccess:
-    """How the plugin reaches the Kubernetes API of the environment."""
-
-    kubeconfig: Path
-    context: str | None = None
-    created_by_plugin: bool = True
-
-
-@dataclass(frozen=True)
-class PodStatus:
-    """A controller pod's container as the backend sees it (docker or kubelet)."""
-
-    namespace: str
-    name: str
-    container_id: str | None
-    state: str  # waiting | running | terminated
-    reason: str | None = None  # OOMKilled, Error, CrashLoopBackOff, ...
-    exit_code: int | None = None
-    restart_count: int = 0
-    oom_killed: bool = False
-    started_at: str | None = None
-
-
-@dataclass(frozen=True)
-class InstallRequest:
-    """Run one variant's IRC Deployment in a namespace (one namespace per variant)."""
-
-    namespace: str
-    deployment: dict[str, Any]  # the full, patched apps/v1 Deployment manifest
-    irc_version: str
-    labels: dict[str, str] = field(default_factory=dict)
+Progress = Callable[[str], None]
 
 
 @runtime_checkable
 class Backend(Protocol):
-    """What the runner needs from an environment; see docker.py and kind.py."""
+    """What the Kubernetes-side environment needs from a backend; see docker/ and kind/."""
 
     name: str
 
-    def provision(self, progress: Callable[[str], None]) -> None:
+    def provision(self, progress: Progress) -> None:
         """Create the control plane and the registry (idempotent, bounded waits)."""
 
     def cluster(self) -> ClusterAccess: ...
 
     def registry(self) -> RegistryEndpoint: ...
 
-    def install_flux(self, request: InstallRequest, progress: Callable[[str], None]) -> None:
+    def install_flux(self, request: InstallRequest, progress: Progress) -> None:
         """Install CRDs/RBAC once, then run the Deployment's pods in its namespace."""
 
     def uninstall(self, namespace: str) -> None:
@@ -83,20 +39,28 @@ class Backend(Protocol):
 
     def pods(self, namespace: str) -> list[PodStatus]: ...
 
-    def kill_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:
-        """Signal the controller process; returns the killed container id."""
-
-    def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]:
-        """Make the kernel OOM-kill the controller container via its memory cgroup."""
+    # -- primitives the faults are built from --------------------------------------------
+    def signal_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:
+        """Signal the controller process; returns the signalled container id."""
 
     def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
         """Freeze or thaw the pod's current container (cgroup freezer); returns its id."""
 
+    def container_process(self, namespace: str, pod: str) -> ContainerProcess:
+        """The running controller container and its PID where host helpers run."""
+
+    def run_host_helper(self, namespace: str, pod: str, script: str, env: Mapping[str, str],
+                        timeout: float) -> HelperResult:
+        """Run ``sh -c script`` as root beside the pod (host PID namespace, the host's
+        cgroup tree mounted at ``$CG``, which the backend sets in ``env``)."""
+
     def delete_pod(self, namespace: str, pod: str) -> str:
         """Replace the pod (new name, its emptyDir dropped); returns the new pod name."""
 
-    def registry_outage(self, down: bool) -> None:
-        """Stop (down=True) or restore (down=False) the registry."""
+    def stop_registry(self) -> None: ...
+
+    def start_registry(self) -> None:
+        """Start the registry again and wait until it answers from the host."""
 
     def teardown(self) -> None:
         """Remove everything this backend created; safe to call twice."""

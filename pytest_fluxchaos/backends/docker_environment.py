@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..environment import Progress
 from ..settings import Settings
-from .base import BackendError
+from ..domain import BackendError
 from .kube_environment import KubeEnvironment
 
 

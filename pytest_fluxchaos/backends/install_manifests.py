@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..kube import load_manifests
-from .base import BackendError
+from ..domain import BackendError
 
 ROLE_PREFIX = "image-reflector-"
 RBAC_GROUP = "rbac.authorization.k8s.io"

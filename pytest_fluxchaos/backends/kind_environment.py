@@ -14,7 +14,7 @@ from typing import Any
 from ..environment import Progress
 from ..settings import Settings
 from ..variants import Variant
-from .base import BackendError, InstallRequest
+from ..domain import BackendError, InstallRequest
 from .kube_environment import KubeEnvironment
 
 
@@ -47,7 +47,7 @@ def create_kind_environment(settings: Settings, flux_version: str, progress: Pro
     """Check tools and the cluster's ownership, resolve assets, provision the cluster."""
     from ..assets import AssetError, ensure_assets
     from .kind import KindBackend, KindOptions
-    from .kind.backend import env_offline
+    from .kind.options import env_offline
 
     if options is None:
         config = config if config is not None else pytest_config_of(progress)

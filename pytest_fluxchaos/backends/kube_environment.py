@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 from datetime import datetime, timezone
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from ..kube import KubeClient
 from ..registry import RegistryClient, RegistryError
 from ..scenario import Scenario
 from ..variants import Variant, render
-from .base import Backend, BackendError, InstallRequest, PodStatus
+from ..domain import BackendError, ContainerProcess, HelperResult, InstallRequest, PodStatus
+from .base import Backend
 
 
 class KubeEnvironment:
@@ -149,14 +150,18 @@ class KubeEnvironment:
     def pods(self, namespace: str) -> list[PodStatus]:
         return self.backend.pods(namespace)
 
-    def kill(self, namespace: str, pod: str) -> dict[str, Any]:
-        return {"signal": "KILL", "container_id": self.backend.kill_container(namespace, pod, "KILL")}
-
-    def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]:
-        return self.backend.oom_kill(namespace, pod, timeout)
+    def signal_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:
+        return self.backend.signal_container(namespace, pod, signal)
 
     def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
         return self.backend.freeze(namespace, pod, frozen)
+
+    def container_process(self, namespace: str, pod: str) -> ContainerProcess:
+        return self.backend.container_process(namespace, pod)
+
+    def run_host_helper(self, namespace: str, pod: str, script: str, env: Mapping[str, str],
+                        timeout: float) -> HelperResult:
+        return self.backend.run_host_helper(namespace, pod, script, env, timeout)
 
     def delete_pod(self, namespace: str, pod: str) -> str:
         return self.backend.delete_pod(namespace, pod)
@@ -166,8 +171,11 @@ class KubeEnvironment:
         self.kube.delete_lease(namespace)
         return holder
 
-    def registry_outage(self, down: bool) -> None:
-        self.backend.registry_outage(down)
+    def stop_registry(self) -> None:
+        self.backend.stop_registry()
+
+    def start_registry(self) -> None:
+        self.backend.start_registry()
 
     def registry_reachable(self) -> bool:
         return self.registry_client.is_up()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..registry import RegistryClient
-from ..waiting import poll
-from .base import BackendError
+from ..domain import BackendError, WaitTimeout
+from ..waiting import wait_until
 
 
 def wait_registry(host_url: str, timeout: float, *, logs: Callable[[], str],
@@ -19,8 +19,11 @@ def wait_registry(host_url: str, timeout: float, *, logs: Callable[[], str],
         seen["exited"] = exited()
         return seen["exited"] is not None or client.is_up()
 
+    answered = True
     try:
-        answered = poll(settled, timeout, interval=0.2)
+        wait_until(settled, timeout, what=f"the registry at {host_url}", interval=0.2)
+    except WaitTimeout:
+        answered = False
     finally:
         client.close()
     if seen["exited"] is not None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..backends.base import PodStatus
+from ..domain import PodStatus
 from ..history import History, Note
 from .latency import LatencyProbe
 from .parse import LEASE_NAME, resource_version

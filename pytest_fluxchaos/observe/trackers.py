@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backends.base import PodStatus
+from ..domain import PodStatus
 from ..history import (Event, History, LeaseHolder, Note, PodState, PolicyLatest, PolicyReady,
                        PolicySpec, RepositoryReady, RepositoryScan)
 from .latency import LatencyProbe

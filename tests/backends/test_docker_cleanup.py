@@ -80,7 +80,7 @@ def test_gc_all_runs() -> None:
 
 
 def test_docker_not_running_is_actionable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    from pytest_fluxchaos.backends.base import BackendError
+    from pytest_fluxchaos.domain import BackendError
     from pytest_fluxchaos.backends.docker import DockerBackend, connect_docker
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")

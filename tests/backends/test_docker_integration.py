@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_fluxchaos.backends.base import Backend, BackendError, InstallRequest
+from pytest_fluxchaos.backends.base import Backend
+from pytest_fluxchaos.domain import BackendError, InstallRequest
 from pytest_fluxchaos.backends.docker import BackoffPolicy, DockerBackend, gc
 from pytest_fluxchaos.backends.docker.supervisor import LABEL_MANAGED, LABEL_RUN
 

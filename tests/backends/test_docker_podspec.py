@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pytest_fluxchaos.backends.base import BackendError
+from pytest_fluxchaos.domain import BackendError
 from pytest_fluxchaos.backends.docker import kubelet_oom_score_adj
 from pytest_fluxchaos.backends.docker.podspec import (
     SA_MOUNT_PATH,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_fluxchaos.waiting import wait_until
 from pytest_fluxchaos.backends.docker.backoff import BackoffPolicy, CrashLoop
 from pytest_fluxchaos.backends.docker.podspec import translate_deployment
 from pytest_fluxchaos.backends.docker.supervisor import (
@@ -40,7 +41,9 @@ class FakeAPI:
         c = self.containers_[cid]
         return {"State": dict(c["State"]), "NetworkSettings": {"Networks": {"n": {"IPAddress": "10.1.0.2"}}}}
 
-    def remove_container(self, cid: str, force: bool = False) -> None:
+    def remove_container(self, cid: str, force: bool = False, v: bool = False) -> None:
+        # Without v=True Docker keeps the container's anonymous volumes: a leak.
+        assert v, f"container {cid[:12]} removed without its anonymous volumes"
         self.containers_.pop(cid, None)
         self.removed.append(cid)
 
@@ -157,7 +160,8 @@ def test_background_thread_and_wait(setup) -> None:
     try:
         first = pod.container_id
         fake.api.exit(first, 137, oom=True)
-        assert sup.wait(lambda: pod.container_id != first and pod.state == "running", timeout=5)
+        wait_until(lambda: pod.container_id != first and pod.state == "running", 5,
+                   what="the restarted container", condition=sup.changed)
         assert pod.restart_count == 1 and pod.last_termination.oom_killed
     finally:
         sup.stop()

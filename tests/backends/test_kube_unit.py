@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from pytest_fluxchaos.kube import KubeClient, KubeTimeout, holder_pod, load_manifests, wait_for
+from pytest_fluxchaos.domain import WaitTimeout
+from pytest_fluxchaos.kube import KubeClient, holder_pod, load_manifests
+from pytest_fluxchaos.waiting import wait_until
 
 
 def test_holder_pod() -> None:
@@ -35,19 +37,21 @@ metadata: {name: c, namespace: a}
     assert load_manifests({"kind": "X", "metadata": {"name": "x"}})[0]["kind"] == "X"
 
 
-def test_wait_for_returns_value_and_times_out() -> None:
+def test_wait_until_returns_value_and_times_out() -> None:
     calls = iter([None, 0, "ok"])
-    assert wait_for(lambda: next(calls), timeout=5, what="x", interval=0.01) == "ok"
+    assert wait_until(lambda: next(calls), 5, what="x", interval=0.01) == "ok"
     t0 = time.monotonic()
-    with pytest.raises(KubeTimeout, match=r"timed out after 0.3s waiting for the thing \(last: None\)"):
-        wait_for(lambda: None, timeout=0.3, what="the thing", interval=0.05)
+    with pytest.raises(WaitTimeout, match=r"timed out after 0.3s waiting for the thing \(last: None\)"):
+        wait_until(lambda: None, 0.3, what="the thing", interval=0.05)
     assert time.monotonic() - t0 < 2
 
     def boom():
         raise ValueError("nope")
 
-    with pytest.raises(KubeTimeout, match="last: nope"):
-        wait_for(boom, timeout=0.2, what="boom", interval=0.05)
+    with pytest.raises(WaitTimeout, match="last: ValueError: nope"):
+        wait_until(boom, 0.2, what="boom", interval=0.05)
+    with pytest.raises(KeyError):  # not in retry_on: propagates at once
+        wait_until(lambda: {}["k"], 5, what="k", retry_on=(ValueError,))
 
 
 def test_latest_tag_both_api_versions() -> None:

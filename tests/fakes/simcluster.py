@@ -10,15 +10,17 @@ about Flux: the real-controller tests use the docker backend.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import json
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_fluxchaos.backends.base import PodStatus
+from pytest_fluxchaos.domain import BackendError, ContainerProcess, HelperResult, PodStatus
 from pytest_fluxchaos.history import (History, LeaseHolder, PodState, PolicyLatest, PolicyReady,
                                       PolicySpec, RepositoryScan)
 from pytest_fluxchaos.policy import PolicyError, latest_tag, scan_order
@@ -42,6 +44,7 @@ class SimPod:
     restart_at: float | None = None
     restart_at_time: float = 0.0  # when the current container started
     frozen: bool = False
+    keep_container: bool = False  # a restart that (wrongly) keeps the container id
 
     def status(self, namespace: str) -> PodStatus:
         return PodStatus(namespace=namespace, name=self.name, container_id=f"c{self.container}",
@@ -86,6 +89,10 @@ class SimEnvironment:
         self._thread = threading.Thread(target=self._loop, name="simcluster", daemon=True)
         self._thread.start()
         self.closed = False
+        self.oom_behaviour = os.environ.get("FLUXCHAOS_SIM_OOM", "kernel")
+        self.registry_ignores_stop = False
+        self.helper_calls: list[tuple[str, str, dict[str, str]]] = []
+        self.reaped: list[int] = []
 
     # -- Environment API -------------------------------------------------------
     def deploy(self, namespace: str, variant: Variant, progress) -> None:
@@ -176,17 +183,59 @@ class SimEnvironment:
         ns = self.namespaces[namespace]
         return ns, next(p for p in ns.pods if p.name == name)
 
-    def kill(self, namespace: str, pod: str) -> dict[str, Any]:
+    def signal_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:
         with self._lock:
             ns, p = self._find(namespace, pod)
-            self._terminate(ns, p, 137, "Error", False)
-            return {"signal": "KILL", "container_id": f"c{p.container}"}
+            if not p.running:
+                raise BackendError(f"pod {namespace}/{pod} has no running container to signal")
+            cid = f"c{p.container}"
+            self._terminate(ns, p, 137 if signal == "KILL" else 143, "Error", False)
+            return cid
 
-    def oom_kill(self, namespace: str, pod: str, timeout: float) -> dict[str, Any]:
+    def container_process(self, namespace: str, pod: str) -> ContainerProcess:
+        with self._lock:
+            _ns, p = self._find(namespace, pod)
+            if not p.running:
+                raise BackendError(f"pod {namespace}/{pod} has no running container")
+            return ContainerProcess(container_id=f"c{p.container}", pid=10_000 + p.container, where="sim")
+
+    def run_host_helper(self, namespace: str, pod: str, script: str, env: Mapping[str, str],
+                        timeout: float) -> HelperResult:
+        """Plays the OOM helper (``TARGET_PID`` set) or the hog reaper (``HOG_PID``).
+
+        ``oom_behaviour`` decides what the "kernel" does, so tests can make the fake
+        report the wrong things: a SIGKILL that looks like an OOM, no restart, the same
+        container id, the hog dying first, an exit code other than 137.
+        """
+        self.helper_calls.append((namespace, pod, dict(env)))
+        if "HOG_PID" in env:
+            self.reaped.append(int(env["HOG_PID"]))
+            return HelperResult(0, "")
+        how = self.oom_behaviour
         with self._lock:
             ns, p = self._find(namespace, pod)
-            self._terminate(ns, p, 137, "OOMKilled", True)
-            return {"simulated": True, "container_id": f"c{p.container}"}
+            lines = {"cgroup_version": 1, "cgroup": f"/memory/sim/{p.name}", "limit": 1 << 30,
+                     "oom_kill_before": 3, "hog_pid": 424242, "hog_protected": 0}
+            if how == "hog-first":
+                lines.update(target_gone=0, oom_kill_after=4, hog_alive=0,
+                             error="the hog died before the target")
+                code = 5
+            elif how == "helper-died":
+                lines = {k: v for k, v in lines.items() if k != "oom_kill_after"}
+                code = None
+            else:
+                oom_flag = how == "kernel"
+                counter = 4 if how in ("kernel", "runtime-missed", "exit-1", "no-restart", "same-container") else 3
+                exit_code = 1 if how == "exit-1" else 137
+                self._terminate(ns, p, exit_code, "OOMKilled" if oom_flag else "Error", oom_flag)
+                if how == "no-restart":
+                    p.restart_at = None
+                if how == "same-container":
+                    p.keep_container = True
+                lines.update(target_gone=1, oom_kill_after=counter, hog_alive=0, elapsed_ms=120)
+                code = 0
+        output = "\n".join(f"fluxchaos: {k}={v}" for k, v in lines.items())
+        return HelperResult(code, output, None if code is not None else "helper did not end")
 
     def freeze(self, namespace: str, pod: str, frozen: bool) -> str:
         with self._lock:
@@ -213,8 +262,12 @@ class SimEnvironment:
             self._emit_lease(ns)
             return holder
 
-    def registry_outage(self, down: bool) -> None:
-        self.registry_up = not down
+    def stop_registry(self) -> None:
+        if not self.registry_ignores_stop:
+            self.registry_up = False
+
+    def start_registry(self) -> None:
+        self.registry_up = True
 
     def registry_reachable(self) -> bool:
         return self.registry_up
@@ -240,7 +293,8 @@ class SimEnvironment:
         for pod in ns.pods:
             if not pod.running and pod.restart_at is not None and now >= pod.restart_at:
                 pod.running, pod.restart_at, pod.restart_at_time = True, None, now
-                pod.container = next(self._ids)
+                if not pod.keep_container:
+                    pod.container = next(self._ids)
                 pod.restart_count += 1
                 self._emit_pod(ns, pod)
             if pod.running and ns.variant.storage == "shared":

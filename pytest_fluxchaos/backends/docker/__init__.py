@@ -14,11 +14,13 @@ Public API::
     gc(all_runs=True)                        # `fluxchaos gc`: leftovers of crashed runs
 """
 
-from .backend import DockerBackend, connect_docker, kubelet_oom_score_adj
+from .backend import DockerBackend
+from .client import connect_docker
+from .pods import kubelet_oom_score_adj
 from .backoff import BackoffPolicy
 from .cleanup import gc
 from .podspec import PodTemplate, translate_deployment
-from .supervisor import LABEL_MANAGED, LABEL_RUN
+from .labels import LABEL_MANAGED, LABEL_RUN
 
 __all__ = [
     "LABEL_MANAGED",

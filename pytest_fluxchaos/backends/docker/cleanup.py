@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .supervisor import LABEL_MANAGED, LABEL_RUN
+from .labels import LABEL_MANAGED, LABEL_RUN
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def gc(all_runs: bool = True, run_id: str | None = None, docker: Any = None) -> 
 
     Returns ``{"containers": [...], "networks": [...], "volumes": [...]}``.
     """
-    from .backend import connect_docker  # late import: avoid a cycle
+    from .client import connect_docker
 
     if run_id is None and not all_runs:
         raise ValueError("gc() needs all_runs=True or a run_id")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ..base import BackendError
+from ...domain import BackendError
 
 SA_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 

@@ -25,19 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..base import PodStatus
+from ...domain import PodStatus
 from .backoff import BackoffPolicy, CrashLoop
+from .labels import (LABEL_MANAGED, LABEL_NAMESPACE, LABEL_POD, LABEL_RESTART, LABEL_ROLE,  # noqa: F401
+                     LABEL_RUN, ROLE_POD)
 from .podspec import PodTemplate
 
 log = logging.getLogger(__name__)
-
-LABEL_RUN = "io.fluxchaos.run"
-LABEL_MANAGED = "io.fluxchaos.managed"
-LABEL_ROLE = "io.fluxchaos.role"
-LABEL_NAMESPACE = "io.fluxchaos.namespace"
-LABEL_POD = "io.fluxchaos.pod"
-LABEL_RESTART = "io.fluxchaos.restart"
-ROLE_POD = "pod"
 
 
 def parse_docker_time(value: str | None) -> datetime | None:
@@ -214,17 +208,10 @@ class Supervisor:
         with self._lock:
             return [p.status() for p in self.records(namespace)]
 
-    def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Block until ``predicate()`` (evaluated under the lock) holds, or time out."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                if predicate():
-                    return True
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.5))
+    @property
+    def changed(self) -> threading.Condition:
+        """Notified on every container start or exit: a waker for ``wait_until``."""
+        return self._cond
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -400,6 +387,6 @@ class Supervisor:
 
 def _force_remove(docker: Any, container_id: str) -> None:
     try:
-        docker.api.remove_container(container_id, force=True)
+        docker.api.remove_container(container_id, force=True, v=True)
     except Exception:  # noqa: BLE001
         pass

@@ -1,0 +1,102 @@
+"""The words every layer shares: pods, endpoints, helper results and the error types.
+
+They live here, at the bottom of the import graph, so the domain (scenario, faults,
+nemesis, generator, checkers) and the backends (docker, kind) can both use them
+without the domain ever importing a backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class FluxChaosError(Exception):
+    """Base of the plugin's own errors: shown as one line, never a traceback."""
+
+
+class BackendError(FluxChaosError):
+    """A one-line, actionable failure of the environment (shown without a traceback)."""
+
+
+class WaitTimeout(BackendError):
+    """A bounded wait ended without its condition holding; says what it waited for."""
+
+    def __init__(self, what: str, timeout: float, last: object = None) -> None:
+        self.what = what
+        self.timeout = timeout
+        self.last = last
+        seen = (f"{type(last).__name__}: {one_line(last, 200)}" if isinstance(last, BaseException)
+                else one_line(repr(last), 200))
+        super().__init__(f"timed out after {timeout:g}s waiting for {what} (last: {seen})")
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """Whitespace collapsed and cut: how errors from tools are quoted in messages."""
+    return " ".join(str(text).split())[:limit]
+
+
+@dataclass(frozen=True)
+class RegistryEndpoint:
+    """Where the registry is reached from the plugin and from inside the cluster."""
+
+    host_url: str  # e.g. "http://127.0.0.1:41234", for the plugin's registry client
+    cluster_host: str  # e.g. "fluxchaos-registry-ab12:5000", for ImageRepository.spec.image
+    insecure: bool = True  # plain HTTP; ImageRepository.spec.insecure must be set
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How the plugin reaches the Kubernetes API of the environment."""
+
+    kubeconfig: Path
+    context: str | None = None
+    created_by_plugin: bool = True
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    """A controller pod's container as the backend sees it (docker or kubelet).
+
+    ``reason``/``exit_code``/``oom_killed`` describe the last termination while the
+    container runs again, as a kubelet's ``lastState.terminated`` does.
+    """
+
+    namespace: str
+    name: str
+    container_id: str | None
+    state: str  # waiting | running | terminated
+    reason: str | None = None  # OOMKilled, Error, CrashLoopBackOff, ...
+    exit_code: int | None = None
+    restart_count: int = 0
+    oom_killed: bool = False
+    started_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerProcess:
+    """The controller's running container and its main process, as the host helper sees it."""
+
+    container_id: str
+    pid: int  # in the PID namespace where host helpers run (the Docker host or the kind node)
+    where: str = "host"  # the Docker host, or the kind node's name
+
+
+@dataclass(frozen=True)
+class HelperResult:
+    """What a privileged host helper printed, and how it ended."""
+
+    exit_code: int | None
+    output: str
+    error: str | None = None  # the backend could not run or wait for it
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    """Run one variant's IRC Deployment in a namespace (one namespace per variant)."""
+
+    namespace: str
+    deployment: dict[str, Any]  # the full, patched apps/v1 Deployment manifest
+    irc_version: str
+    labels: dict[str, str] = field(default_factory=dict)
