@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pytest_fluxchaos.backends.base import BackendError
+from pytest_fluxchaos.domain import BackendError
 from pytest_fluxchaos.backends.kind.commands import Result
 
 Handler = Result | Callable[[list[str], str | None], Result]
@@ -32,6 +32,7 @@ class FakeRunner:
         self.handlers = [(list(p), h) for p, h in handlers]
         self.calls: list[list[str]] = []
         self.inputs: list[str | None] = []
+        self.timeouts: list[float] = []
 
     def add(self, prefix: Sequence[str], handler: Handler) -> None:
         self.handlers.insert(0, (list(prefix), handler))
@@ -41,6 +42,7 @@ class FakeRunner:
         args = [str(a) for a in args]
         self.calls.append(args)
         self.inputs.append(input)
+        self.timeouts.append(timeout)
         result = Result(args, 127, "", f"unexpected command {args}")
         for prefix, handler in self.handlers:
             if args[: len(prefix)] == prefix:

@@ -9,8 +9,8 @@ local-path Deployments the backend waits for. Everything else is real:
 pytest-kind's ``KindCluster.create``/``delete``, the ownership ConfigMap and the
 foreign-cluster guard, the registry container on the node's network with containerd
 ``certs.d`` files written into the node by ``docker exec``, the KEP-1755 ConfigMap,
-server-side apply of the CRDs, RBAC and the rendered Deployment + PVC, the registry
-outage, keep/reuse, and teardown leaving nothing behind. Only the kubelet is missing,
+server-side apply of the CRDs, RBAC and the rendered Deployment + PVC, registry
+stop/start, keep/reuse, and teardown leaving nothing behind. Only the kubelet is missing,
 so the wait for a Ready controller pod ends in the backend's diagnosis.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from realenv import assets_reason, docker_reason
-from pytest_fluxchaos.backends.base import BackendError, InstallRequest
+from pytest_fluxchaos.domain import BackendError, InstallRequest
 from pytest_fluxchaos.backends.kind import ForeignClusterError, KindBackend, KindOptions
 from pytest_fluxchaos.backends.kind.guard import OWNER_CONFIGMAP
 from pytest_fluxchaos.variants import render, resolve
@@ -188,11 +188,11 @@ def test_provision_install_faults_and_teardown(env: Any, fake_kind: tuple[Path, 
         assert b.kube.rbac.read_cluster_role_binding(f"image-reflector-manager-role-{ns}")
         assert b.pods(ns) == []
 
-        # Registry outage: really down, then really back.
-        b.registry_outage(True)
+        # The registry primitives: really down, then really back (start waits for it).
+        b.stop_registry()
         with RegistryClient(reg.host_url) as client:
             assert not client.is_up()
-        b.registry_outage(False)
+        b.start_registry()
         with RegistryClient(reg.host_url) as client:
             assert client.is_up()
         b.uninstall(ns)

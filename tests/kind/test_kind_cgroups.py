@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from pytest_fluxchaos.backends.base import BackendError
-from pytest_fluxchaos.backends.docker.oom import HELPER_SCRIPT
+from pytest_fluxchaos.domain import BackendError
+from pytest_fluxchaos.faults.oom_helper import SCRIPT as HELPER_SCRIPT
 from pytest_fluxchaos.backends.kind.cgroups import (MemoryCgroup, parse_proc_cgroup,
                                                     pid_from_crictl_inspect, strip_runtime_scheme)
 

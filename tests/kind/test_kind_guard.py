@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kindfakes import fake_kind, preflight_runner
-from pytest_fluxchaos.backends.base import BackendError
+from pytest_fluxchaos.domain import BackendError
 from pytest_fluxchaos.backends.kind import ForeignClusterError, KindBackend, KindOptions, plan_cluster
 from pytest_fluxchaos.backends.kind.guard import (OWNER_CONFIGMAP, ClusterPlan, is_owner_marker,
                                                   owner_marker)
@@ -139,15 +139,62 @@ def test_preflight_reports_missing_docker_and_kind(tmp_path: Path) -> None:
             b.preflight()
 
 
-def test_faults_refused_on_a_foreign_cluster_without_opt_in(tmp_path: Path) -> None:
-    b = backend(tmp_path, preflight_runner(tmp_path / "bin" / "kind", ["dev"]), allow="dev")
-    b.plan = ClusterPlan("foreign", "dev", False)
-    b._provisioned = True
+PRIMITIVES = [
+    ("signal_container", ("ns", "irc-a")),
+    ("signal_container", ("ns", "irc-a", "TERM")),
+    ("freeze", ("ns", "irc-a", True)),
+    ("freeze", ("ns", "irc-a", False)),
+    ("container_process", ("ns", "irc-a")),
+    ("run_host_helper", ("ns", "irc-a", "true", {"TARGET_PID": "1"}, 30)),
+    ("delete_pod", ("ns", "irc-a")),
+    ("stop_registry", ()),
+    ("start_registry", ()),
+]
+
+
+def provisioned_on(tmp_path: Path, plan: ClusterPlan, allow: str | None) -> tuple[KindBackend, Any, Any]:
+    from kindfakes import FakeKube, FakeRunner, ok, pod
+
+    runner = FakeRunner([(["docker"], ok())])
+    b = backend(tmp_path, runner, allow=allow)
+    kube = FakeKube([pod("irc-a", cid="c1", node="dev-control-plane")])
+    b.plan, b._kube, b._provisioned = plan, kube, True
+    return b, runner, kube
+
+
+@pytest.mark.parametrize("method,args", PRIMITIVES, ids=[f"{m}{len(a)}" for m, a in PRIMITIVES])
+@pytest.mark.parametrize("allow", [None, "prod"])
+def test_every_primitive_refuses_a_foreign_cluster_without_opt_in(tmp_path: Path, method: str, args: tuple,
+                                                                  allow: str | None) -> None:
+    b, runner, kube = provisioned_on(tmp_path, ClusterPlan("foreign", "dev", False), allow)
+    with pytest.raises(BackendError) as info:
+        getattr(b, method)(*args)
+    assert str(info.value) == ("refusing to inject faults into kind cluster 'dev': it was not created by "
+                               "pytest-fluxchaos and --fluxchaos-allow-cluster does not name it")
+    assert runner.calls == [] and kube.core.deleted == []  # refused before touching anything
+
+
+def test_primitives_run_on_a_foreign_cluster_the_opt_in_names(tmp_path: Path) -> None:
+    import json
+
+    from kindfakes import ok
+
+    b, runner, _kube = provisioned_on(tmp_path, ClusterPlan("foreign", "dev", False), "dev")
+    runner.add(["docker", "exec", "dev-control-plane", "crictl"],
+               ok(json.dumps({"info": {"pid": 99}})))
+    b.allow_cluster = "dev"
+    proc = b.container_process("ns", "irc-a")
+    assert (proc.pid, proc.container_id) == (99, "c1")
+    b.stop_registry()
+    assert runner.calls[-1] == ["docker", "stop", "-t", "2", "dev-registry"]
+
+
+def test_allowed_cluster_changed_after_provisioning_is_refused(tmp_path: Path) -> None:
+    b, runner, _kube = provisioned_on(tmp_path, ClusterPlan("foreign", "dev", False), "dev")
     b.allow_cluster = None  # e.g. a programmatic user changed it after provisioning
     with pytest.raises(BackendError, match="refusing to inject faults into kind cluster 'dev'"):
-        b.kill_container("ns", "pod")
-    with pytest.raises(BackendError, match="refusing"):
-        b.registry_outage(True)
+        b.signal_container("ns", "irc-a")
+    assert runner.calls == []
 
 
 # -- teardown never deletes a cluster it does not own ------------------------------------------------

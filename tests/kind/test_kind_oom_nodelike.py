@@ -1,10 +1,11 @@
 """The kind OOM path for real, in a container shaped like a kind node.
 
 A kind node is a privileged Docker container with a private cgroup namespace; the
-backend runs the OOM helper in it with ``docker exec`` (``commands.oom_helper``). This
-test builds exactly that situation without a node image: a privileged,
+backend's ``run_host_helper`` runs the OOM helper in it with ``docker exec``. This test
+builds exactly that situation without a node image: a privileged,
 ``--cgroupns=private`` container, a child memory cgroup with a 64 MiB limit holding a
-victim process (standing in for the controller), then the backend's own command line.
+victim process (standing in for the controller), then the backend's own primitive
+(with a fake API placing the pod on that "node").
 It checks that the helper resolves the cgroup from ``/proc/<pid>/cgroup`` the way
 :func:`parse_proc_cgroup` does and that the kernel OOM-kills the victim, not the hog.
 cgroup v1 and v2 hosts are both handled (v2 needs the nested ``subtree_control`` dance
@@ -15,12 +16,16 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from pytest_fluxchaos.backends.docker.oom import HELPER_SCRIPT, parse_helper_log
+from kindfakes import FakeKube, pod
+from pytest_fluxchaos.backends.kind import KindBackend, KindOptions
 from pytest_fluxchaos.backends.kind import commands as cmd
 from pytest_fluxchaos.backends.kind.cgroups import parse_proc_cgroup
+from pytest_fluxchaos.backends.kind.guard import ClusterPlan
+from pytest_fluxchaos.faults.oom_helper import SCRIPT, parse_report
 
 pytestmark = pytest.mark.docker
 
@@ -85,7 +90,7 @@ def node():
         _docker("rm", "-f", name)
 
 
-def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str) -> None:
+def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str, tmp_path: Path) -> None:
     setup = _docker("exec", node, "sh", "-c", SETUP)
     assert setup.returncode == 0, setup.stderr
     pid = int(setup.stdout.split()[-1])
@@ -94,16 +99,19 @@ def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str) -> 
     assert expected.path == "/victim"
     assert expected.directory("") == ("/memory/victim" if expected.version == 1 else "/victim")
 
-    helper = run(cmd.oom_helper(node, pid, 30, HELPER_SCRIPT), timeout=90, check=False)
-    parsed = parse_helper_log(helper.stdout)
-    assert helper.returncode == 0, (helper.stdout, helper.stderr)
-    assert parsed["cgroup"] == expected.directory("")  # the helper reports the path below CG
-    assert parsed["cgroup_version"] == expected.version
-    assert parsed["limit"] == LIMIT
+    backend = KindBackend(None, KindOptions(workdir=tmp_path / "w"), runner=run, run_dir=tmp_path / "run")
+    backend._kube, backend.plan, backend._provisioned = (FakeKube([pod("irc-a", node=node)]),
+                                                         ClusterPlan("create", "fluxchaos", True), True)
+    result = backend.run_host_helper("ns", "irc-a", SCRIPT, {"TARGET_PID": str(pid), "TIMEOUT": "30"}, 90)
+    report = parse_report(result.output)
+    assert (result.exit_code, result.error) == (0, None), result.output
+    assert report.cgroup == expected.directory("")  # the helper reports the path below CG
+    assert report.cgroup_version == expected.version
+    assert report.limit == LIMIT
     # A privileged node may set the hog's oom_score_adj to -1000; without CAP_SYS_RESOURCE
     # the helper raises the victim's to 1000 instead. Either way the victim must die.
-    assert parsed["hog_protected"] in (0, 1)
-    assert parsed["target_gone"] == 1, parsed  # the kernel chose the victim, not the hog
-    assert parsed["oom_kill_after"] > parsed["oom_kill_before"]
+    assert report.hog_protected in (False, True)
+    assert report.victim == "controller", report  # the kernel chose the victim, not the hog
+    assert (report.kernel_oom_kills or 0) >= 1
     gone = _docker("exec", node, "sh", "-c", f"test -d /proc/{pid} && awk '{{print $3}}' /proc/{pid}/stat")
     assert gone.stdout.strip() in ("", "Z")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_fluxchaos.backends.base import BackendError
+from pytest_fluxchaos.domain import BackendError
 from pytest_fluxchaos.backends.kind import options as opts
 from pytest_fluxchaos.backends.kind.options import (
     KIND_VERSION,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from kindfakes import pod
-from pytest_fluxchaos.backends.base import BackendError, PodStatus
+from pytest_fluxchaos.domain import BackendError, PodStatus
 from pytest_fluxchaos.backends.kind import commands as cmd
 from pytest_fluxchaos.backends.kind.manifests import (claim_names, crd_files, leader_election_enabled,
                                                       rbac_objects, selector_of)
@@ -72,10 +72,15 @@ def test_node_commands() -> None:
         "docker", "exec", "fc-control-plane", "crictl", "inspect", "abc"]
     assert cmd.read_proc_cgroup("n", 42) == ["docker", "exec", "n", "cat", "/proc/42/cgroup"]
     assert cmd.kill_pid("n", 42) == ["docker", "exec", "n", "kill", "-KILL", "42"]
-    assert cmd.oom_helper("n", 42, 60, "SCRIPT") == [
-        "docker", "exec", "-e", "TARGET_PID=42", "-e", "TIMEOUT=60", "-e", "CG=/sys/fs/cgroup",
+    assert cmd.host_helper("n", "SCRIPT", {"TARGET_PID": "42", "TIMEOUT": "60"}) == [
+        "docker", "exec", "--user", "0", "-e", "TARGET_PID=42", "-e", "TIMEOUT=60", "-e", "CG=/sys/fs/cgroup",
         "n", "sh", "-c", "SCRIPT"]
-    assert cmd.oom_helper("n", 42, 1, "S")[5] == "TIMEOUT=5"  # at least 5 s
+    assert cmd.host_helper("n", "S", {"CG": "/elsewhere"}) == [
+        "docker", "exec", "--user", "0", "-e", "CG=/sys/fs/cgroup", "n", "sh", "-c", "S"]  # the node's root wins
+    assert cmd.ctr_task("n", "pause", "c1") == ["docker", "exec", "n", "ctr", "--namespace", "k8s.io", "tasks",
+                                                "pause", "c1"]
+    assert cmd.docker_stop("fc-registry") == ["docker", "stop", "-t", "2", "fc-registry"]
+    assert cmd.docker_start("fc-registry") == ["docker", "start", "fc-registry"]
     w = cmd.write_node_file("n", "/etc/containerd/certs.d/x/hosts.toml")
     assert w[:4] == ["docker", "exec", "-i", "n"] and w[-1] == "/etc/containerd/certs.d/x/hosts.toml"
     assert cmd.kind_load_image("/k", "fc", "img:1") == ["/k", "load", "docker-image", "--name", "fc", "img:1"]
@@ -102,8 +107,9 @@ def test_runner_errors_are_one_line() -> None:
     with pytest.raises(BackendError, match=r"^`thing` failed \(exit 3\): line one \| line two \| boom$"):
         run([sys.executable, "-c", "import sys; sys.stderr.write('line one\\n\\nline two\\nboom\\n'); sys.exit(3)"],
             timeout=30, what="thing")
-    with pytest.raises(BackendError, match="did not finish within 0.5s"):
-        run([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.5)
+    with pytest.raises(cmd.CommandTimeout, match="did not finish within 1s") as info:
+        run([sys.executable, "-u", "-c", "import time; print('so far', flush=True); time.sleep(5)"], timeout=1)
+    assert info.value.output == "so far\n" and isinstance(info.value, BackendError)
     res = run([sys.executable, "-c", "print('hi')"], timeout=30)
     assert (res.returncode, res.stdout) == (0, "hi\n")
     assert run([sys.executable, "-c", "raise SystemExit(2)"], timeout=30, check=False).returncode == 2

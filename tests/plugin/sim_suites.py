@@ -2,7 +2,7 @@
 
 FAILOVER = """
 suite: sim-failover
-description: two leadership flips; the second leader holds a stale DB (DESIGN §3)
+description: two leadership flips; the second leader holds a stale DB (docs/design.md, "The bug")
 scenarios:
   - name: stale-failover
     variants: [single, ha-emptydir]

@@ -13,9 +13,10 @@ Public API::
 Normally used through ``--fluxchaos-backend=kind`` (``backends/kind_environment.py``).
 """
 
-from .backend import KindBackend, read_owner_marker
+from .backend import KindBackend
 from .guard import ClusterPlan, ForeignClusterError, plan_cluster
 from .options import KIND_VERSION, NODE_IMAGE, NODE_IMAGE_DIGEST, KindOptions
+from .provision import read_owner_marker
 
 __all__ = [
     "KIND_VERSION",

@@ -1,21 +1,22 @@
-"""Finding a pod container's process and memory cgroup on a kind node.
+"""A pod container's process and memory cgroup on a kind node, from the node's own view.
 
-The OOM technique is the docker backend's (``backends/docker/oom.py``, the Litmus /
-Chaos Mesh approach of research/chaos-anchors.md §A): a protected memory hog joins the
-controller's memory cgroup until the kernel OOM-kills the controller. On kind the
-helper runs *inside the node container* (``docker exec``), i.e. in the node's PID and
-cgroup namespaces, where:
+The OOM fault (:mod:`pytest_fluxchaos.faults.oom_kill`) runs its helper through
+``run_host_helper``, which on kind is a ``docker exec`` into the node container, i.e.
+in the node's PID and cgroup namespaces, where:
 
-* the container's PID comes from ``crictl inspect <id>`` (``info.pid``);
-* its cgroup comes from ``/proc/<pid>/cgroup`` read in the node, never guessed: kind
-  nodes run with a private cgroup namespace and ``cgroupRoot: /kubelet`` under the
-  systemd driver, so paths look like ``/kubelet.slice/kubelet-kubepods.slice/...``;
+* the container's PID comes from ``crictl inspect <id>`` (``info.pid``):
+  :func:`pid_from_crictl_inspect`, used by ``container_process``;
+* its cgroup comes from ``/proc/<pid>/cgroup`` read in the node, never guessed (the
+  helper does this itself under ``CG=/sys/fs/cgroup``): kind nodes run with a private
+  cgroup namespace and ``cgroupRoot: /kubelet`` under the systemd driver, so paths look
+  like ``/kubelet.slice/kubelet-kubepods.slice/...``;
 * cgroup v1 uses the ``memory`` controller line, mounted at ``/sys/fs/cgroup/memory``;
   cgroup v2 (no ``memory`` v1 line) the ``0::`` line under ``/sys/fs/cgroup``. A v1
   host in hybrid mode has both a ``memory`` line and ``0::/``: the memory line wins,
   because the v1 memory controller is the one enforcing the limit.
 
-Pure functions only, so the parsing is unit-tested on text samples.
+:func:`parse_proc_cgroup` states those rules in Python; the tests hold the helper's
+shell to them. Pure functions only, so the parsing is unit-tested on text samples.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..base import BackendError
+from ...domain import BackendError
 
 NODE_CGROUP_ROOT = "/sys/fs/cgroup"
 

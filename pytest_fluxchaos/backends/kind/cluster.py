@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from ..base import BackendError
+from ...domain import BackendError
 from .options import (INSTALL_HINT, KindOptions, pinned_kind_version, pinned_kubectl_version,
                       pytest_kind_binary)
 

@@ -13,16 +13,31 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..base import BackendError
+from ...domain import BackendError
 from .cgroups import NODE_CGROUP_ROOT
 
 DOCKER = "docker"
 DOCKER_HINT = "install Docker (kind runs its nodes as Docker containers) and start the engine"
 
 
-def _one_line(text: str, limit: int = 400) -> str:
+def _last_lines(text: str, limit: int = 400) -> str:
+    """A tool's last four non-empty lines joined by `` | `` (errors come last)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return " | ".join(lines[-4:])[-limit:]
+
+
+class CommandTimeout(BackendError):
+    """A command did not finish in time; ``output`` is what it printed until then."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
 
 
 @dataclass
@@ -49,12 +64,13 @@ class Runner:
         except FileNotFoundError:
             hint = DOCKER_HINT if args[0] == DOCKER else "install it or pass its path"
             raise BackendError(f"`{args[0]}` not found; {hint}") from None
-        except subprocess.TimeoutExpired:
-            raise BackendError(f"`{label}` did not finish within {timeout:g}s") from None
+        except subprocess.TimeoutExpired as exc:
+            raise CommandTimeout(f"`{label}` did not finish within {timeout:g}s",
+                                 _text(exc.stdout)) from None
         result = Result(args, proc.returncode, proc.stdout or "", proc.stderr or "")
         if check and proc.returncode != 0:
             raise BackendError(f"`{label}` failed (exit {proc.returncode}): "
-                               f"{_one_line(result.stderr or result.stdout) or 'no output'}")
+                               f"{_last_lines(result.stderr or result.stdout) or 'no output'}")
         return result
 
 
@@ -66,10 +82,12 @@ def docker_server_version() -> list[str]:
 
 
 def docker_exec(node: str, *command: str, env: Mapping[str, str] | None = None,
-                stdin: bool = False) -> list[str]:
+                stdin: bool = False, user: str | None = None) -> list[str]:
     args = [DOCKER, "exec"]
     if stdin:
         args.append("-i")
+    if user is not None:
+        args += ["--user", user]
     for key, value in (env or {}).items():
         args += ["-e", f"{key}={value}"]
     return args + [node, *command]
@@ -87,15 +105,14 @@ def kill_pid(node: str, pid: int, signal: str = "KILL") -> list[str]:
     return docker_exec(node, "kill", f"-{signal}", str(pid))
 
 
-def oom_helper(node: str, pid: int, timeout: float, script: str) -> list[str]:
-    """The docker backend's OOM helper script, run as a root process on the node.
+def host_helper(node: str, script: str, env: Mapping[str, str]) -> list[str]:
+    """``sh -c script`` as root (uid 0) in the node container, with ``env`` and ``CG``.
 
-    The node's ``/sys/fs/cgroup`` is the helper's ``CG``: paths read from
-    ``/proc/<pid>/cgroup`` inside the node are relative to the node's cgroup namespace,
-    which is exactly that mount.
+    The node's ``/sys/fs/cgroup`` is the helper's ``CG`` (it overrides one in ``env``):
+    paths read from ``/proc/<pid>/cgroup`` inside the node are relative to the node's
+    cgroup namespace, which is exactly that mount.
     """
-    env = {"TARGET_PID": str(pid), "TIMEOUT": str(int(max(timeout, 5))), "CG": NODE_CGROUP_ROOT}
-    return docker_exec(node, "sh", "-c", script, env=env)
+    return docker_exec(node, "sh", "-c", script, env={**env, "CG": NODE_CGROUP_ROOT}, user="0")
 
 
 def ctr_task(node: str, verb: str, container_id: str) -> list[str]:
@@ -111,6 +128,14 @@ def write_node_file(node: str, path: str) -> list[str]:
 
 def remove_node_paths(node: str, paths: Sequence[str]) -> list[str]:
     return docker_exec(node, "rm", "-rf", *paths)
+
+
+def docker_stop(name: str, grace: int = 2) -> list[str]:
+    return [DOCKER, "stop", "-t", str(grace), name]
+
+
+def docker_start(name: str) -> list[str]:
+    return [DOCKER, "start", name]
 
 
 def inspect_container(name: str, template: str) -> list[str]:

@@ -15,7 +15,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any
 
-from ..base import BackendError
+from ...domain import BackendError
 
 OWNER_NAMESPACE = "kube-system"
 OWNER_CONFIGMAP = "fluxchaos-owner"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base import BackendError
+from ...domain import BackendError
 from ..install_manifests import RBAC_GROUP, ROLE_PREFIX, crd_files, rbac_objects
 
 __all__ = ["RBAC_GROUP", "ROLE_PREFIX", "claim_names", "crd_files", "leader_election_enabled",

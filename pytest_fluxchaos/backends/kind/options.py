@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..base import BackendError
+from ...domain import BackendError
 
 # kind v0.30.0 is the last release whose default node image (Kubernetes 1.34) runs on
 # cgroup v1 hosts without kubelet overrides (research/airgap-kind.md §4); its default
@@ -171,3 +171,10 @@ def resolve_kind_binary(options: KindOptions, *, which: Callable[[str], str | No
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate, "go install"
     return None, "download"
+
+
+def env_offline(mode: str, environ: dict[str, str] | None = None) -> bool:
+    """Offline when the assets mode says so or ``FLUXCHAOS_OFFLINE=1``: nothing is
+    downloaded or pulled (kind, node image)."""
+    env = os.environ if environ is None else environ
+    return mode == "offline" or env.get("FLUXCHAOS_OFFLINE") == "1"

@@ -1,6 +1,6 @@
 """Pods as the kubelet reports them -> the plugin's PodStatus, in stable slot order.
 
-The nemesis confirms faults from these fields, exactly as a user would from
+The faults package confirms faults from these fields, exactly as a user would from
 ``kubectl get pod -o yaml``: an OOM kill is ``lastState.terminated.reason: OOMKilled``
 with ``exitCode: 137``, a higher ``restartCount`` and a new ``containerID``.
 
@@ -13,12 +13,14 @@ the slot of the pod it replaced (a deleted pod's replacement takes its slot), so
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from ..base import PodStatus
+from ...domain import BackendError, PodStatus, one_line
 from .cgroups import strip_runtime_scheme
 
 CONTAINER = "manager"
+DEFAULT_SELECTOR = "app=image-reflector-controller"
 
 
 def _container_status(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
@@ -113,3 +115,51 @@ class SlotTable:
     def forget(self, namespace: str) -> None:
         with self._lock:
             self._slots.pop(namespace, None)
+
+
+class PodView:
+    """The controller pods as the API lists them: per-namespace selector, slots, reads.
+
+    ``kube`` returns the backend's current :class:`~pytest_fluxchaos.kube.KubeClient`.
+    """
+
+    def __init__(self, kube: Callable[[], Any]) -> None:
+        self._kube = kube
+        self.slots = SlotTable()
+        self._selectors: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def track(self, namespace: str, selector: str) -> None:
+        with self._lock:
+            self._selectors[namespace] = selector
+
+    def forget(self, namespace: str) -> None:
+        with self._lock:
+            self._selectors.pop(namespace, None)
+        self.slots.forget(namespace)
+
+    def namespaces(self) -> list[str]:
+        """Namespaces installed through this view (what teardown of a foreign cluster removes)."""
+        with self._lock:
+            return list(self._selectors)
+
+    def list(self, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+        """Live (not terminating) pods of the namespace's Deployment, as camelCase dicts."""
+        if selector is None:
+            with self._lock:
+                selector = self._selectors.get(namespace, DEFAULT_SELECTOR)
+        kube = self._kube()
+        pods = kube.core.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=10)
+        items = kube.api_client.sanitize_for_serialization(pods).get("items") or []
+        return [p for p in items if not is_terminating(p)]
+
+    def statuses(self, namespace: str) -> list[PodStatus]:
+        return [pod_status(p) for p in self.slots.order(namespace, self.list(namespace))]
+
+    def read(self, namespace: str, pod: str) -> dict[str, Any]:
+        kube = self._kube()
+        try:
+            obj = kube.core.read_namespaced_pod(pod, namespace, _request_timeout=10)
+        except Exception as exc:  # noqa: BLE001 - 404 or an API blip: one line either way
+            raise BackendError(f"no pod {namespace}/{pod}: {one_line(exc, 120)}") from None
+        return kube.api_client.sanitize_for_serialization(obj)

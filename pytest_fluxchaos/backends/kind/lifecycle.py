@@ -1,0 +1,149 @@
+"""Every exit path tears a live kind backend down, and what teardown removes.
+
+Normal close, a provisioning failure, atexit and SIGTERM/SIGHUP all end in
+:func:`teardown`: the cluster and the registry are deleted, unless kept
+(``--keep-cluster`` / ``--fluxchaos-keep``) or foreign (never deleted; only what this
+session added to it is removed). Safe to call twice and from atexit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import shutil
+import signal
+import threading
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...domain import one_line
+from . import commands as cmd
+from .options import KindOptions
+
+if TYPE_CHECKING:
+    from .backend import KindBackend
+
+log = logging.getLogger(__name__)
+
+_LIVE: weakref.WeakSet[KindBackend] = weakref.WeakSet()
+_HOOKS = False
+
+
+def track(backend: KindBackend) -> None:
+    """From now on, exiting the interpreter (or SIGTERM/SIGHUP) tears ``backend`` down."""
+    _LIVE.add(backend)
+    _install_hooks()
+
+
+def untrack(backend: KindBackend) -> None:
+    _LIVE.discard(backend)
+
+
+def _teardown_live() -> None:
+    for backend in list(_LIVE):
+        try:
+            backend.teardown()
+        except BaseException:  # noqa: BLE001 - at exit: best effort
+            pass
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # finally blocks run, then atexit sweeps
+
+
+def _install_hooks() -> None:
+    global _HOOKS
+    if _HOOKS:
+        return
+    _HOOKS = True
+    atexit.register(_teardown_live)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            if signal.getsignal(signum) in (signal.SIG_DFL, None):
+                signal.signal(signum, _exit_on_signal)
+        except (ValueError, OSError):
+            pass
+
+
+# -- teardown ---------------------------------------------------------------------------------
+
+
+def teardown(b: KindBackend) -> None:
+    """Delete what ``b``'s session created (see the module docstring)."""
+    plan = b.plan
+    if plan is None or b._cluster is None:
+        close_quietly(b._kube)  # refused or failed in preflight: nothing was created
+    elif b.keep:
+        log.warning("fluxchaos: kept kind cluster %s and registry %s (delete with: "
+                    "kind delete cluster --name %s; docker rm -f %s)", b.cluster_name,
+                    b.registry_name, b.cluster_name, b.registry_name)
+        close_quietly(b._kube)
+    elif plan.may_delete:  # created now, or created by the plugin and kept earlier
+        close_quietly(b._kube)
+        delete_cluster(b._cluster, b.run, b.kind_path, b.cluster_name)
+        b.registry_container.remove()
+    else:  # an allowed foreign cluster: never deleted, only our additions removed
+        if b._kube is not None:
+            for ns in b.pod_view.namespaces():
+                try:
+                    b.installer.delete_namespace(ns, wait=10.0)
+                except BaseException:  # noqa: BLE001
+                    pass
+            b.registry_container.unwire(b.nodes, b._kube)
+        close_quietly(b._kube)
+        if b.registry_container.created:
+            b.registry_container.remove()
+    deleted = plan is not None and b._cluster is not None and plan.may_delete and not b.keep
+    remove_empty_workdir(b.options, deleted_cluster=deleted)
+
+
+def close_quietly(kube: Any) -> None:
+    if kube is not None:
+        try:
+            kube.close()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+def delete_cluster(cluster: Any, run: Callable[..., cmd.Result], kind: Path | None, name: str) -> None:
+    """pytest-kind's ``delete()``; on failure ``kind delete cluster`` once more, then a hint."""
+    def by_cli() -> bool:
+        if kind is None:
+            return False
+        res = run([str(kind), "delete", "cluster", "--name", name], timeout=300, check=False)
+        return res.returncode == 0
+
+    try:
+        if cluster is not None:
+            cluster.delete()
+        else:
+            by_cli()
+    except BaseException as exc:  # noqa: BLE001 - try the CLI once more, then report
+        if not by_cli():
+            log.warning("fluxchaos: could not delete kind cluster %s (%s); run: kind delete cluster --name %s",
+                        name, one_line(exc, 120), name)
+
+
+def remove_run_dir(path: Path | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_empty_workdir(options: KindOptions, *, deleted_cluster: bool) -> None:
+    """pytest-kind's KindCluster makes ``.pytest-kind/<name>`` in the cwd (with kind's
+    kubeconfig of a deleted cluster when no --kubeconfig was given); drop it if empty."""
+    d = options.workdir / options.cluster_name
+    if options.kubeconfig is None and deleted_cluster:
+        try:
+            (d / "kubeconfig").unlink()
+        except OSError:
+            pass
+    for path in (d, options.workdir):
+        try:
+            path.rmdir()
+        except OSError:
+            break

@@ -1,0 +1,151 @@
+"""The registry container of a kind cluster: start or reuse, wire, stop/start, remove.
+
+The data (names, ``docker run`` arguments, containerd ``certs.d`` files, the KEP-1755
+ConfigMap) is in :mod:`.registry`; this module runs it. The container is published on
+``127.0.0.1:<free port>`` for the plugin and joined to the nodes' network, where pods
+reach it as ``<name>:5000``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from ...domain import BackendError, RegistryEndpoint, one_line
+from ..ports import free_port
+from ..registry_wait import wait_registry
+from . import commands as cmd
+from .registry import (LABEL_CLUSTER, REGISTRY_PORT, certs_d_entries, local_registry_hosting,
+                       registry_name, run_registry_args)
+
+Progress = Callable[[str], None]
+HOSTING = ("local-registry-hosting", "kube-public")
+START_ATTEMPTS = 3
+
+
+class RegistryContainer:
+    """One cluster's registry container and what this session wrote for it."""
+
+    def __init__(self, run: Callable[..., cmd.Result], cluster: str, wait_timeout: float = 30.0) -> None:
+        self.run = run
+        self.cluster = cluster
+        self.name = registry_name(cluster)
+        self.wait_timeout = wait_timeout
+        self.port: int | None = None
+        self.created = False  # started by this session (so an allowed foreign cluster loses it)
+        self.wrote_hosting = False
+        self.certs_written: list[str] = []
+
+    @property
+    def host_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def endpoint(self) -> RegistryEndpoint:
+        return RegistryEndpoint(host_url=self.host_url, cluster_host=f"{self.name}:{REGISTRY_PORT}",
+                                insecure=True)
+
+    # -- start or reuse -----------------------------------------------------------------------
+
+    def ensure(self, image: str | None, network: str, progress: Progress) -> None:
+        """Reuse this cluster's registry container (started if stopped), else run a new one."""
+        name = self.name
+        labels = self.run(cmd.inspect_container(name, f'{{{{index .Config.Labels "{LABEL_CLUSTER}"}}}}'),
+                          timeout=30, check=False)
+        if labels.returncode == 0:
+            if labels.stdout.strip() != self.cluster:
+                raise BackendError(f"a container named {name} exists and is not this plugin's registry "
+                                   f"for cluster {self.cluster}; remove it or choose another --cluster-name")
+            running = self.run(cmd.inspect_container(name, "{{.State.Running}}"), timeout=30).stdout.strip()
+            if running != "true":
+                self.run(cmd.docker_start(name), timeout=60, what=f"docker start {name}")
+            self.port = self.published_port()
+            self.run([cmd.DOCKER, "network", "connect", network, name], timeout=30, check=False)
+            progress(f"kind: reusing registry {name} on 127.0.0.1:{self.port}")
+        else:
+            self.port = self._run_new(image, network)
+            self.created = True
+            progress(f"kind: registry {name} on 127.0.0.1:{self.port} and network {network}")
+        self.wait()
+
+    def _run_new(self, image: str | None, network: str) -> int:
+        if not image:
+            raise BackendError("no registry image: resolve the assets before provisioning")
+        for _attempt in range(START_ATTEMPTS):  # a free port may be taken before docker binds it
+            port = free_port()
+            started = self.run([cmd.DOCKER, *run_registry_args(
+                self.name, image, port, self.cluster, secrets.token_hex(16), network)],
+                timeout=120, check=False)
+            if started.returncode == 0:
+                return port
+            self.run([cmd.DOCKER, "rm", "-f", self.name], timeout=60, check=False)
+            if not any(w in started.stderr for w in ("port is already allocated", "address already in use")):
+                raise BackendError(f"cannot start the registry {self.name} ({image}): "
+                                   f"{one_line(started.stderr, 200)}")
+        raise BackendError(f"cannot publish a port for the registry {self.name}; free a port on 127.0.0.1")
+
+    def published_port(self) -> int:
+        out = self.run([cmd.DOCKER, "port", self.name, f"{REGISTRY_PORT}/tcp"], timeout=30,
+                       what=f"docker port {self.name}").stdout
+        for line in out.splitlines():
+            _host, _, port = line.strip().rpartition(":")
+            if port.isdigit():
+                return int(port)
+        raise BackendError(f"the registry {self.name} publishes no port for {REGISTRY_PORT}/tcp")
+
+    def wait(self) -> None:
+        """Until the registry answers ``GET /v2/`` from the host."""
+        def logs() -> str:
+            out = self.run([cmd.DOCKER, "logs", "--tail", "5", self.name], timeout=30, check=False)
+            return one_line(out.stderr + out.stdout, 300)
+
+        wait_registry(self.host_url, self.wait_timeout, logs=logs)
+
+    # -- wiring into the nodes and the cluster ------------------------------------------------
+
+    def wire(self, nodes: list[str], kube: Any, created_by_plugin: bool, progress: Progress) -> None:
+        """containerd ``certs.d`` on every node, and the KEP-1755 ConfigMap (unless another
+        tool's registry owns it on a foreign cluster)."""
+        assert self.port is not None
+        entries = certs_d_entries(self.name, self.port)
+        for node in nodes:
+            for path, content in entries.items():
+                self.run(cmd.write_node_file(node, path), input=content, timeout=30,
+                         what=f"write {path} on {node}")
+        self.certs_written = sorted({p.rsplit("/", 1)[0] for p in entries})
+        try:
+            current = kube.core.read_namespaced_config_map(*HOSTING, _request_timeout=10)
+            ours = self.name in (current.data or {}).get("localRegistryHosting.v1", "")
+        except Exception:  # noqa: BLE001 - absent
+            current, ours = None, True
+        if current is None or ours or created_by_plugin:
+            kube.apply_manifest(local_registry_hosting(self.name, self.port))
+            self.wrote_hosting = True
+        progress(f"kind: containerd on {', '.join(nodes)} pulls "
+                 f"localhost:{self.port} and {self.name}:{REGISTRY_PORT} over HTTP")
+
+    def unwire(self, nodes: list[str], kube: Any) -> None:
+        """Remove what :meth:`wire` wrote (an allowed foreign cluster keeps running)."""
+        for node in nodes:
+            if self.certs_written:
+                self.run(cmd.remove_node_paths(node, self.certs_written), timeout=30, check=False)
+        if self.wrote_hosting and kube is not None:
+            try:
+                kube.core.delete_namespaced_config_map(*HOSTING)
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- the outage primitives, and removal ---------------------------------------------------
+
+    def stop(self) -> None:
+        self.run(cmd.docker_stop(self.name), timeout=60, what=f"docker stop {self.name}")
+
+    def start(self) -> None:
+        self.run(cmd.docker_start(self.name), timeout=60, what=f"docker start {self.name}")
+        self.wait()
+
+    def remove(self) -> None:
+        try:
+            self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)
+        except BaseException:  # noqa: BLE001 - teardown: best effort
+            pass
