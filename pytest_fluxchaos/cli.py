@@ -1,7 +1,8 @@
 """The ``fluxchaos`` command: maintenance outside a pytest run.
 
 ``fluxchaos gc`` removes containers, networks and volumes left by crashed runs (by the
-plugin's labels); ``fluxchaos assets ...`` is ``python -m pytest_fluxchaos.assets``.
+plugin's labels); ``fluxchaos assets ...`` is ``python -m pytest_fluxchaos.assets``;
+``fluxchaos faults`` prints the fault table the suites, the nemesis and the docs share.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     gc_parser = sub.add_parser("gc", help="remove everything the plugin left behind")
     gc_parser.add_argument("--run", help="only this run id (default: every run)")
+    sub.add_parser("faults", help="list the fault kinds: how each is injected and confirmed")
     sub.add_parser("assets", help="build or inspect the asset cache (see --help)",
                    add_help=False)
     sub.add_parser("report", help="render the HTML report of an artifacts directory (see --help)",
@@ -27,6 +29,15 @@ def main(argv: list[str] | None = None) -> int:
         from .assets.__main__ import main as assets_main
         return assets_main(argv[1:])
     args = parser.parse_args(argv)
+    if args.command == "faults":
+        from .faults import FAULTS
+        for kind in FAULTS.values():
+            extras = [w for w, on in (("duration", kind.needs_duration), ("keep-down", kind.keeps_down)) if on]
+            print(f"{kind.name}  (targets: {', '.join(sorted(kind.targets))}"
+                  + (f"; {', '.join(extras)}" if extras else "") + ")")
+            print(f"    how: {kind.how}")
+            print(f"    confirmed by: {kind.confirmed_by}")
+        return 0
     if args.command == "gc":
         from .domain import BackendError
         from .backends.docker.cleanup import gc

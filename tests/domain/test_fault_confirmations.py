@@ -125,3 +125,16 @@ def test_schema_reads_the_table() -> None:
         FaultAction(kind="registry-outage", duration=5, target="leader")
     with pytest.raises(ValidationError, match="oom-kill: entries: Extra inputs are not permitted"):
         FaultAction(kind="oom-kill", entries=3)  # type: ignore[call-arg]
+
+
+def test_design_doc_and_cli_list_every_fault_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from pytest_fluxchaos.cli import main
+
+    design = (Path(__file__).parents[2] / "docs" / "design.md").read_text()
+    assert main(["faults"]) == 0
+    printed = capsys.readouterr().out
+    for name in faults.FAULTS:
+        assert f"| `{name}` |" in design, f"docs/design.md has no row for fault {name}"
+        assert f"{name}  (targets:" in printed
