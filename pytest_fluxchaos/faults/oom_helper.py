@@ -64,7 +64,9 @@ host_kb=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
 if [ $(( limit / 1024 )) -ge "$host_kb" ]; then say "error=the target has no memory limit below host memory"; exit 7; fi
 hog_bytes=$(( limit + 67108864 ))
 say "hog_bytes=$hog_bytes"
-sh -c '[ "$2" = 1 ] && echo -1000 > /proc/self/oom_score_adj; echo $$ > "$1/cgroup.procs" && exec dd if=/dev/zero of=/dev/null bs="$3" count=1 iflag=fullblock status=none' hog "$dir" "$protect" "$hog_bytes" &
+hog_body='[ "$2" = 1 ] && echo -1000 > /proc/self/oom_score_adj; echo $$ > "$1/cgroup.procs" &&
+  exec dd if=/dev/zero of=/dev/null bs="$3" count=1 iflag=fullblock status=none'
+sh -c "$hog_body" hog "$dir" "$protect" "$hog_bytes" &
 hog=$!
 say "hog_pid=$hog"
 start=$(date +%s%N)

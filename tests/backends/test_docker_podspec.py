@@ -9,15 +9,9 @@ import pytest
 
 from pytest_fluxchaos.domain import BackendError
 from pytest_fluxchaos.backends.docker import kubelet_oom_score_adj
-from pytest_fluxchaos.backends.docker.podspec import (
-    SA_MOUNT_PATH,
-    cpu_millis,
-    memory_bytes,
-    parse_quantity,
-    pod_name,
-    pod_template_hash,
-    translate_deployment,
-)
+from pytest_fluxchaos.backends.docker.podspec import SA_MOUNT_PATH, translate_deployment
+from pytest_fluxchaos.backends.docker.quantities import (cpu_millis, memory_bytes, parse_quantity, pod_name,
+                                                         pod_template_hash)
 
 GIB = 2**30
 

@@ -18,7 +18,7 @@ class TearsDown(Protocol):
     def teardown(self) -> None: ...
 
 
-_LIVE: weakref.WeakSet[TearsDown] = weakref.WeakSet()  # type: ignore[type-var]
+_LIVE: weakref.WeakSet[TearsDown] = weakref.WeakSet()
 _HOOKS_INSTALLED = False
 
 

@@ -27,7 +27,8 @@ from ..install_manifests import rbac_objects
 from .client import Containers
 from .control_plane import APISERVER_PORT
 from .labels import LABEL_NAMESPACE, LABEL_POD, LABEL_RESTART, LABEL_ROLE, LABEL_RUN, ROLE_POD
-from .podspec import PodTemplate, cpu_millis, host_memory_bytes, memory_bytes, pod_name, translate_deployment
+from .podspec import PodTemplate, translate_deployment
+from .quantities import cpu_millis, host_memory_bytes, memory_bytes, pod_name
 from .supervisor import PodRecord, Supervisor
 
 
