@@ -122,12 +122,11 @@ class FaultKind(ABC):
 
 
 def restarted(ctx: FaultContext, before: PodStatus, timeout: float) -> PodStatus | None:
-    """The target pod once it runs a new container (restart count up, new id); None if not."""
+    """The target pod once its restart count went up (None if it did not); whether it runs
+    a *new* container is for ``confirm`` to judge."""
     def newer() -> PodStatus | None:
         now = ctx.pod(before.name)
-        if now and now.restart_count > before.restart_count and now.container_id != before.container_id:
-            return now
-        return None
+        return now if now and now.restart_count > before.restart_count else None
 
     try:
         return wait_until(newer, timeout, what=f"pod {ctx.namespace}/{before.name} to restart")
