@@ -134,11 +134,12 @@ class Generator:
         if trigger.scan is not None:
             key = self._qualified(trigger.scan)
             image = self.scenario.repository(trigger.scan).image
-            if trigger.contains is not None:
+            contains = trigger.contains
+            if contains is not None:
                 def scanned() -> bool:
-                    pushed = v.pushed_at.get((image, trigger.contains))
+                    pushed = v.pushed_at.get((image, contains))
                     return pushed is not None and any(t > pushed for t in v.scans.get(key, []))
-                return scanned, f"repository {trigger.scan} scanned after {trigger.contains} was pushed"
+                return scanned, f"repository {trigger.scan} scanned after {contains} was pushed"
             return (lambda: any(t > started for t in v.scans.get(key, [])),
                     f"repository {trigger.scan} scanned")
         if trigger.lease_age is not None:

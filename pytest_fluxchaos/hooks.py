@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:
+    from .session import BackendRegistry
 
 
 @pytest.hookspec
-def pytest_fluxchaos_register_backends(registry) -> None:  # type: ignore[no-untyped-def]
+def pytest_fluxchaos_register_backends(registry: BackendRegistry) -> None:
     """Register environment factories: ``registry.register(name, factory)``.
 
     ``factory(settings, flux_version, progress)`` returns an

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,13 @@ def _iso(value: Any) -> str | None:
         return None
     iso = getattr(value, "isoformat", None)
     return iso() if iso else str(value)
+
+
+def _json_object(value: object, what: str) -> dict[str, Any]:
+    """A CustomObjectsApi result: the client types it ``object``; it is a JSON object."""
+    if not isinstance(value, dict):
+        raise KubeError(f"{what}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _short(exc: BaseException) -> str:
@@ -214,7 +221,8 @@ class KubeClient:
                     raise KubeError(f"{kind}/{name} is namespaced but has no namespace")
                 meta["namespace"] = ns
             body = {k: v for k, v in obj.items() if k != "status"}
-            body["metadata"] = {k: v for k, v in meta.items() if k not in ("resourceVersion", "uid", "managedFields", "creationTimestamp")}
+            body["metadata"] = {k: v for k, v in meta.items()
+                                if k not in ("resourceVersion", "uid", "managedFields", "creationTimestamp")}
             kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "_request_timeout": self.request_timeout}
             if dry_run:
                 kwargs["dry_run"] = "All"
@@ -299,7 +307,10 @@ class KubeClient:
             raise KubeError(
                 f"TokenRequest for {namespace}/{service_account} failed: {_short(exc)}"
             ) from exc
-        return out.status.token
+        token = out.status.token if out.status is not None else None
+        if token is None:
+            raise KubeError(f"TokenRequest for {namespace}/{service_account} returned no token")
+        return token
 
     # -- image.toolkit.fluxcd.io ---------------------------------------------------------
 
@@ -382,13 +393,14 @@ class KubeClient:
     def _get_image_object(self, plural: str, namespace: str, name: str) -> dict | None:
         version = self.image_api_version(plural)
         try:
-            return self.custom.get_namespaced_custom_object(
+            obj = self.custom.get_namespaced_custom_object(
                 IMAGE_GROUP, version, namespace, plural, name, _request_timeout=self.request_timeout
             )
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise KubeError(f"get {plural} {namespace}/{name} failed: {_short(exc)}") from exc
+        return _json_object(obj, f"get {plural} {namespace}/{name}")
 
     def get_image_repository(self, namespace: str, name: str) -> dict | None:
         return self._get_image_object("imagerepositories", namespace, name)
@@ -398,9 +410,9 @@ class KubeClient:
 
     def list_image_policies(self, namespace: str) -> list[dict]:
         version = self.image_api_version("imagepolicies")
-        out = self.custom.list_namespaced_custom_object(
+        out = _json_object(self.custom.list_namespaced_custom_object(
             IMAGE_GROUP, version, namespace, "imagepolicies", _request_timeout=self.request_timeout
-        )
+        ), f"list imagepolicies in {namespace}")
         return list(out.get("items", []))
 
     def delete_image_object(self, kind: str, namespace: str, name: str) -> bool:
@@ -457,6 +469,8 @@ class KubeClient:
             if exc.status == 404:
                 return None
             raise KubeError(f"get Lease {namespace}/{name} failed: {_short(exc)}") from exc
+        if lease.metadata is None:
+            raise KubeError(f"Lease {namespace}/{name} came back without metadata")
         spec = lease.spec
         identity = spec.holder_identity if spec else None
         return LeaseInfo(

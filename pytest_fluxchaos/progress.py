@@ -288,15 +288,17 @@ class Progress:
         self._last_draw = self.clock()
 
     def _write(self, text: str, **markup: bool) -> None:
+        writer = self.writer
+        assert writer is not None, "only written to while enabled"
         guard = self.suspend() if self.suspend is not None else contextlib.nullcontext()
         with guard:
             if not self._status_len:
-                _start_line(self.writer)  # pytest may be in the middle of a line of dots
+                _start_line(writer)  # pytest may be in the middle of a line of dots
             try:
-                self.writer.write(text, **(markup if self.is_tty else {}))
+                writer.write(text, **(markup if self.is_tty else {}))
             except TypeError:  # a plain stream: no markup
-                self.writer.write(text)
-            flush = getattr(self.writer, "flush", None)
+                writer.write(text)
+            flush = getattr(writer, "flush", None)
             if flush is not None:
                 flush()
 
@@ -337,6 +339,8 @@ def _start_line(writer: Any) -> None:
     if hasattr(writer, "ensure_newline"):
         writer.ensure_newline()
     tw = getattr(writer, "_tw", None)
+    if tw is None:
+        return
     if getattr(tw, "width_of_current_line", 0):
         tw.line()
 

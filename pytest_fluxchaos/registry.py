@@ -407,9 +407,9 @@ class RegistryClient:
 
         def operation() -> list[str]:
             tags: list[str] = []
-            url = f"/v2/{repository}/tags/list"
+            url: str | None = f"/v2/{repository}/tags/list"
             if self.page_size:
-                url += f"?n={self.page_size}"
+                url = f"/v2/{repository}/tags/list?n={self.page_size}"
             seen: set[str] = set()
             while url:
                 if url in seen or len(seen) > 100_000:

@@ -20,7 +20,7 @@ from .domain import WaitTimeout
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, *, what: str, interval: float = 0.25,
+def wait_until(predicate: Callable[[], T | None], timeout: float, *, what: str, interval: float = 0.25,
                retry_on: tuple[type[BaseException], ...] = (Exception,),
                condition: threading.Condition | None = None) -> T:
     """Call ``predicate`` until it returns something truthy and return that value.
@@ -33,7 +33,7 @@ def wait_until(predicate: Callable[[], T], timeout: float, *, what: str, interva
     """
     last: list[object] = [None]
 
-    def attempt() -> T:
+    def attempt() -> T | None:
         try:
             value = predicate()
         except retry_on as exc:
@@ -45,13 +45,18 @@ def wait_until(predicate: Callable[[], T], timeout: float, *, what: str, interva
         return value
 
     retry = retry_if_result(lambda value: not value) | retry_if_exception_type(retry_on)
-    kwargs = {} if condition is None else {"sleep": partial(_pause, condition)}
-    retrying = Retrying(stop=stop_after_delay(max(timeout, 0.0)), wait=wait_fixed(interval),
-                        retry=retry, **kwargs)
+    stop = stop_after_delay(max(timeout, 0.0))
+    if condition is None:
+        retrying = Retrying(stop=stop, wait=wait_fixed(interval), retry=retry)
+    else:
+        retrying = Retrying(stop=stop, wait=wait_fixed(interval), retry=retry,
+                            sleep=partial(_pause, condition))
     try:
-        return retrying(attempt)
+        result = retrying(attempt)
     except RetryError:
         raise WaitTimeout(what, timeout, last[0]) from None
+    assert result is not None  # a falsy result is retried, so only a truthy one returns
+    return result
 
 
 def _pause(condition: threading.Condition, seconds: float) -> None:

@@ -89,9 +89,10 @@ class Converges:
                fend: float | None, teller: StoryTeller, story: list[str]) -> dict[str, Any]:
         registry = RegistryTimeline(history, put.image)
         specs = SpecTimeline(history, put)
-        anchors = {"last fault heal": fend, "last registry op": registry.last_change(),
-                   "last spec change": specs.last_change()}
-        anchors = {k: v for k, v in anchors.items() if v is not None}
+        candidates: dict[str, float | None] = {
+            "last fault heal": fend, "last registry op": registry.last_change(),
+            "last spec change": specs.last_change()}
+        anchors = {k: v for k, v in candidates.items() if v is not None}
         anchor, start = max(anchors.items(), key=lambda kv: kv[1], default=("start", 0.0))
         spec = specs.at(start)
         present, maybe = registry.snapshot(start)

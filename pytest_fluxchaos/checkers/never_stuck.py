@@ -15,7 +15,7 @@ A policy with no Ready observation at all is *unknown*.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_fluxchaos.history import History, PolicyReady
@@ -31,7 +31,7 @@ class _Stretch:
     start: float
     wall: str
     end: float | None = None
-    reasons: list[tuple[str, str, str]] | None = None  # (status, reason, message)
+    reasons: list[tuple[str, str, str]] = field(default_factory=list)  # (status, reason, message)
 
 
 @dataclass
@@ -117,7 +117,7 @@ class NeverStuck:
                    "duration": stop - st.start, "stuck_for": stuck_for,
                    "stuck_from": longest[0] if longest else None,
                    "reasons": [{"status": s, "reason": r, "message": m}
-                               for s, r, m in st.reasons or []]}
+                               for s, r, m in st.reasons]}
             out.append(rec)
             if longest and stuck_for > ctx.stuck_bound:
                 valid = "false"
@@ -131,7 +131,7 @@ class NeverStuck:
         story.append(f"policy {put.name} not Ready from {when(st.start, st.wall)} {until} "
                      f"({stop - st.start:.1f}s); matching tags in the registry for "
                      f"{run[1] - run[0]:.1f}s from {fmt_t(run[0])} (bound {ctx.stuck_bound:.0f}s)")
-        for status, reason, message in (st.reasons or [])[:3]:
+        for status, reason, message in st.reasons[:3]:
             story.append(clip(f"  Ready {status} {reason}: {message}"))
         violated = run[0] + ctx.stuck_bound
         story.extend(teller.context(put, st.start, after=violated - st.start,

@@ -66,7 +66,7 @@ def expected_outcomes(present: set[str], maybe: set[str], spec: SpecVersion,
     """
     tags: set[str] = set()
     errors: set[str] = set()
-    subsets = [set()] + [{m} for m in sorted(maybe)]
+    subsets: list[set[str]] = [set()] + [{m} for m in sorted(maybe)]
     for extra in subsets:
         listed = _scan(present | extra, put, irc_version)
         if not listed:

@@ -251,9 +251,9 @@ def fault_spans(history: History) -> list[FaultSpan]:
     open_by_id: dict[str, FaultSpan] = {}
     for ev in history.of(Fault):
         if ev.phase == "inject":
-            span = FaultSpan(ev.fault_id, ev.f, ev.target, ev.resolved, ev.t)
-            spans.append(span)
-            open_by_id[ev.fault_id] = span
+            opened = FaultSpan(ev.fault_id, ev.f, ev.target, ev.resolved, ev.t)
+            spans.append(opened)
+            open_by_id[ev.fault_id] = opened
             continue
         span = open_by_id.get(ev.fault_id)
         if span is None:  # history started late: a confirm/heal without its inject
@@ -377,10 +377,12 @@ def policy_timeline(history: History, policy: str, irc_version: str | None,
     spec_changes = [specs[i].t for i in range(1, len(specs))
                     if specs[i].generation != specs[i - 1].generation]
     resolved = [(e.t, e.tag or None) for e in history.of(PolicyLatest) if e.policy == policy]
-    ready = [(e.t, e.status, e.reason) for e in history.of(PolicyReady) if e.policy == policy]
+    ready: list[tuple[float, str, str]] = [
+        (e.t, e.status, e.reason) for e in history.of(PolicyReady) if e.policy == policy]
     image = _image_for(history, policy, spec, {t for _, t in resolved if t})
-    pushes = [(op.t, op.tag, op.type, op.f) for op in history.of(Op)
-              if op.image == image and op.type != "invoke"]
+    pushes: list[tuple[float, str, str, str]] = [
+        (op.t, op.tag, op.type, op.f) for op in history.of(Op)
+        if op.image == image and op.type != "invoke"]
     marks = [RegressionMark(float(r.get("t", 0.0)), str(r.get("old")), str(r.get("new")),
                             r.get("recovered_at"), str(r.get("reason") or ""), str(r.get("wall") or ""))
              for r in regressions if r.get("policy") == policy]

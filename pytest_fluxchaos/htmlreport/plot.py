@@ -233,8 +233,9 @@ def _fault_bands(ax: Any, item: Item, top: bool, salt: str) -> None:
         if heal > confirm:
             ax.axvspan(confirm, heal, color=color, alpha=0.18, lw=0, zorder=0.4,
                        hatch=None if f.outcome in (None, "ok") else "//")
-        if top and rows[i] is not None:
-            ax.annotate(labels[i], xy=(f.inject, 1), xycoords=trans, xytext=(0, 2 + 10 * rows[i]),
+        row = rows[i]
+        if top and row is not None:
+            ax.annotate(labels[i], xy=(f.inject, 1), xycoords=trans, xytext=(0, 2 + 10 * row),
                         textcoords="offset points", fontsize=7.5, color="#a05a00", ha="left",
                         va="bottom", annotation_clip=False)
 

@@ -21,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..domain import PodStatus
@@ -297,7 +298,7 @@ class Observer:
                     items, rv = self.source.list(resource, namespace)
                     self._count("lists")
                     initial = first
-                    self._process(name, lambda it=items, ini=initial: tracker.sync(it, initial=ini))
+                    self._process(name, partial(tracker.sync, items, initial=initial))
                     if first:
                         first = False
                         self._synced[name].set()
@@ -393,7 +394,7 @@ class Observer:
                                    f"{_describe(exc)}", fatal=False, exc=exc)
                     continue
                 streak[ns] = 0
-                self._process("observe-pods", lambda n=ns, p=pods: trackers[n].sync(p, n))
+                self._process("observe-pods", partial(trackers[ns].sync, pods, ns))
             self._count("polls")
             if first:
                 first = False

@@ -9,7 +9,7 @@ InvalidPolicy (the controller stalls).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 
 from .alphabetical import ASC, DESC, AlphabeticalPolicer
 from .errors import REASON_INVALID_POLICY, PolicyError
@@ -17,7 +17,7 @@ from .numerical import NumericalPolicer
 from .semantics import Semantics
 from .semver import SemVerPolicer, new_semver
 
-Policer = Union[SemVerPolicer, AlphabeticalPolicer, NumericalPolicer]
+Policer = SemVerPolicer | AlphabeticalPolicer | NumericalPolicer
 
 
 def _go_upper(s: str) -> str:

@@ -55,7 +55,7 @@ _ALIASES = {
 
 def _canonical(name: str) -> str:
     """Go regexp/syntax ``canonicalName`` (ASCII case folding only)."""
-    out = []
+    out: list[str] = []
     for ch in name:
         if ch in "_- ":
             continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .constraints import Constraints, new_constraint
 from .errors import PolicyError
 from .semantics import Semantics
-from .version import Version, parse_tag_version
+from .version import Version, VersionSortKey, parse_tag_version
 
 EMPTY_LIST = "version list argument cannot be empty"
 NO_MATCH = "unable to determine latest version from provided list"
@@ -61,7 +61,7 @@ class SemVerPolicer:
         assert va is not None and vb is not None
         return va.compare(vb)
 
-    def sort_key(self, tag: str) -> tuple:
+    def sort_key(self, tag: str) -> VersionSortKey:
         v = self.version(tag)
         assert v is not None
         return v.sort_key()

@@ -18,6 +18,11 @@ _DIGITS = frozenset("0123456789")
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
 _UINT64_MAX = (1 << 64) - 1
 
+# (1,) for a release; (0, identifiers) for a prerelease, each identifier (0, n, b"")
+# if numeric else (1, 0, utf-8 bytes)
+PrereleaseKey = tuple[int] | tuple[int, tuple[tuple[int, int, bytes], ...]]
+VersionSortKey = tuple[int, int, int, PrereleaseKey]
+
 
 class VersionError(ValueError):
     """A string Masterminds would refuse to parse."""
@@ -156,12 +161,12 @@ class Version:
             return -1
         return compare_prerelease(self.pre, other.pre)
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> VersionSortKey:
         """A key whose order equals :meth:`compare` for validated versions."""
         if not self.pre:
-            pre_key: tuple = (1,)
+            pre_key: PrereleaseKey = (1,)
         else:
-            parts = []
+            parts: list[tuple[int, int, bytes]] = []
             for part in self.pre.split("."):
                 num = parse_uint64(part)
                 parts.append((0, num, b"") if num is not None else (1, 0, part.encode()))

@@ -97,7 +97,8 @@ def test_keep_down_freezes_until_the_other_pod_leads_then_thaws(sim: Sim) -> Non
         return real(ns, pod, frozen)
 
     sim.env.freeze = spy  # type: ignore[method-assign]
-    sim.nemesis.inject(FaultAction(kind="oom-kill", target="leader", keep_down=True, confirm_timeout=3))
+    sim.nemesis.inject(FaultAction(kind="oom-kill", target="leader", keep_down=True, confirm_timeout=3,
+                                   keep_down_timeout=5))
     heal = next(e for e in sim.history.of(Fault) if e.phase == "heal")
     assert freezes == [(leader, True), (leader, False)]
     keep = heal.detail["keep_down"]

@@ -1,0 +1,106 @@
+"""Deliberate bugs the fast tier must catch: each mutant is applied to a scratch copy of
+the package and the fast tests must go red. A surviving mutant means a test that cannot
+fail, so the script exits 1.
+
+    python scripts/mutants.py            # the fault, nemesis, generator and checker mutants
+    python scripts/mutants.py -k oom     # only mutants whose name contains "oom"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ["tests/domain", "tests/test_checkers.py"]
+
+# (name, file, original text, mutated text): each a bug the brief or a review named.
+MUTANTS = [
+    ("oom: the runtime's OOMKilled flag ignored", "pytest_fluxchaos/faults/oom_kill.py",
+     "        if after.oom_killed:\n", "        if False:\n"),
+    ("oom: the cgroup counter ignored", "pytest_fluxchaos/faults/oom_kill.py",
+     "        if counter:\n", "        if False:\n"),
+    ("oom: any exit code accepted", "pytest_fluxchaos/faults/oom_kill.py",
+     "        if after.exit_code != 137:\n", "        if False:\n"),
+    ("oom: a SIGKILL counts as an OOM kill", "pytest_fluxchaos/faults/oom_kill.py",
+     '        return Confirmation.unconfirmed("the container restarted with exit 137 but the kernel did "',
+     '        return Confirmation.ok(oom_confirmed_by=None, **facts)\n'
+     '        return Confirmation.unconfirmed("the container restarted with exit 137 but the kernel did "'),
+    ("oom: the hog dying first accepted", "pytest_fluxchaos/faults/oom_kill.py",
+     '        if report.victim == "hog":\n', "        if False:\n"),
+    ("container faults: no restart accepted", "pytest_fluxchaos/faults/base.py",
+     "    if after is None:\n", "    if after is None and False:\n"),
+    ("container faults: the same container accepted", "pytest_fluxchaos/faults/base.py",
+     "    if after.container_id == before.container_id:\n", "    if False:\n"),
+    ("kill: an OOM kill accepted as our SIGKILL", "pytest_fluxchaos/faults/kill.py",
+     "        if after.oom_killed:\n", "        if False:\n"),
+    ("pod-delete: a missing replacement accepted", "pytest_fluxchaos/faults/pod_delete.py",
+     "        if after is None:\n", "        if False:\n"),
+    ("lease-delete: no new holder accepted", "pytest_fluxchaos/faults/lease_delete.py",
+     "        if after is None:\n", "        if False:\n"),
+    ("registry-outage: a registry that still answers accepted", "pytest_fluxchaos/faults/registry_outage.py",
+     "        if not after:\n", "        if False:\n"),
+    ("registry-outage: the heal never starts the registry", "pytest_fluxchaos/faults/registry_outage.py",
+     "        ctx.env.start_registry()\n", "        pass\n"),
+    ("nemesis: a backend error is not a failed fault", "pytest_fluxchaos/nemesis.py",
+     '            verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")\n            detail = {}\n',
+     '            verdict = Confirmation("ok")\n            detail = {}\n'),
+    ("nemesis: keep-down never freezes", "pytest_fluxchaos/nemesis.py",
+     "        container = self.env.freeze(ns, pod, True)\n", "        container = pod\n"),
+    ("nemesis: keep-down never thaws", "pytest_fluxchaos/nemesis.py",
+     "            self.env.freeze(ns, pod, False)\n", "            pass\n"),
+    ("nemesis: duration faults healed at once", "pytest_fluxchaos/nemesis.py",
+     '        if kind.needs_duration and verdict.outcome != "failed":', "        if False:"),
+    ("generator: the StepTimeout raise removed", "pytest_fluxchaos/generator.py",
+     '                raise StepTimeout(f"step {index + 1}: {what} did not happen within "\n'
+     '                                  f"{min(bound, limit - started):.0f}s") from None\n',
+     "                pass\n"),
+    ("faults-landed: unconfirmed counted as landed", "pytest_fluxchaos/checkers/faults_landed.py",
+     '"unconfirmed": "unconfirmed"}', '"unconfirmed": "landed"}'),
+]
+
+
+def run(mutant: tuple[str, str, str, str], tests: list[str]) -> tuple[bool, str, float]:
+    name, rel, old, new = mutant
+    with tempfile.TemporaryDirectory(prefix="fluxchaos-mutant-") as tmp:
+        scratch = Path(tmp)
+        shutil.copytree(ROOT / "pytest_fluxchaos", scratch / "pytest_fluxchaos")
+        shutil.copytree(ROOT / "tests", scratch / "tests")
+        shutil.copytree(ROOT / "docs", scratch / "docs")
+        shutil.copy(ROOT / "pyproject.toml", scratch / "pyproject.toml")
+        target = scratch / rel
+        source = target.read_text()
+        if old not in source:
+            raise SystemExit(f"mutant {name!r}: the original text is gone from {rel}; update scripts/mutants.py")
+        target.write_text(source.replace(old, new, 1))
+        env = {**os.environ, "PYTHONPATH": str(scratch)}
+        t0 = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                               "-p", "fluxchaos", *tests], cwd=scratch, env=env, capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln or " error" in ln]
+        return proc.returncode != 0, lines[-1] if lines else proc.stdout[-200:], time.monotonic() - t0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-k", default="", help="only mutants whose name contains this")
+    parser.add_argument("tests", nargs="*", default=TESTS)
+    args = parser.parse_args()
+    chosen = [m for m in MUTANTS if args.k in m[0]]
+    survivors = 0
+    for mutant in chosen:
+        killed, last, seconds = run(mutant, args.tests)
+        survivors += not killed
+        print(f"{'killed  ' if killed else 'SURVIVED'} {mutant[0]} ({seconds:.0f}s: {last})", flush=True)
+    print(f"mutants: {len(chosen) - survivors} killed, {survivors} survived (fast tier: {' '.join(args.tests)})")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
