@@ -31,12 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "faults":
         from .faults import FAULTS
-        for kind in FAULTS.values():
-            extras = [w for w, on in (("duration", kind.needs_duration), ("keep-down", kind.keeps_down)) if on]
-            print(f"{kind.name}  (targets: {', '.join(sorted(kind.targets))}"
+        for fault in FAULTS.values():
+            extras = [w for w, on in (("duration", fault.needs_duration), ("keep-down", fault.keeps_down)) if on]
+            print(f"{fault.name}  (targets: {', '.join(sorted(fault.targets))}"
                   + (f"; {', '.join(extras)}" if extras else "") + ")")
-            print(f"    how: {kind.how}")
-            print(f"    confirmed by: {kind.confirmed_by}")
+            print(f"    how: {fault.how}")
+            print(f"    confirmed by: {fault.confirmed_by}")
         return 0
     if args.command == "gc":
         from .domain import BackendError

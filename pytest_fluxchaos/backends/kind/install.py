@@ -86,7 +86,7 @@ class Installer:
         deadline = time.monotonic() + self.timeout
 
         def ready() -> bool:
-            pods = self.pods.list(ns, selector)
+            pods = self.pods.objects(ns, selector)
             return len(pods) >= replicas and any(
                 any(c.get("type") == "Ready" and c.get("status") == "True"
                     for c in (p.get("status") or {}).get("conditions") or []) for p in pods)
@@ -105,7 +105,7 @@ class Installer:
         parts: list[str] = []
         kube = self._kube()
         try:
-            for p in self.pods.list(ns, selector):
+            for p in self.pods.objects(ns, selector):
                 st = pod_status(p)
                 parts.append(f"{st.name}: {st.state}" + (f" ({st.reason})" if st.reason else "")
                              + f", restarts {st.restart_count}")

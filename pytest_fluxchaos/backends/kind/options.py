@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,12 +108,12 @@ def find_kind_config(rootdir: Path | None, environ: dict[str, str] | None = None
     return PACKAGED_KIND_CONFIG
 
 
-def pinned_kind_version(environ: dict[str, str] | None = None) -> str:
+def pinned_kind_version(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     return env.get("KIND_VERSION") or KIND_VERSION
 
 
-def pinned_kubectl_version(environ: dict[str, str] | None = None) -> str:
+def pinned_kubectl_version(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     return env.get("KUBECTL_VERSION") or KUBECTL_VERSION
 
@@ -136,7 +136,7 @@ def check_kind_version(text: str, path: Path) -> tuple[int, int, int] | None:
     return version
 
 
-def pytest_kind_binary(options: KindOptions, environ: dict[str, str] | None = None) -> Path:
+def pytest_kind_binary(options: KindOptions, environ: Mapping[str, str] | None = None) -> Path:
     """Where pytest-kind keeps (or would download) the pinned kind for this cluster name."""
     return options.workdir / options.cluster_name / f"kind-{pinned_kind_version(environ)}"
 

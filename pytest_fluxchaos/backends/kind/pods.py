@@ -143,7 +143,7 @@ class PodView:
         with self._lock:
             return list(self._selectors)
 
-    def list(self, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+    def objects(self, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
         """Live (not terminating) pods of the namespace's Deployment, as camelCase dicts."""
         if selector is None:
             with self._lock:
@@ -154,7 +154,7 @@ class PodView:
         return [p for p in items if not is_terminating(p)]
 
     def statuses(self, namespace: str) -> list[PodStatus]:
-        return [pod_status(p) for p in self.slots.order(namespace, self.list(namespace))]
+        return [pod_status(p) for p in self.slots.order(namespace, self.objects(namespace))]
 
     def read(self, namespace: str, pod: str) -> dict[str, Any]:
         kube = self._kube()

@@ -124,14 +124,14 @@ class NodePrimitives:
         """Delete the pod through the API (graceful); the ReplicaSet's replacement takes its slot."""
         from kubernetes.client.exceptions import ApiException
 
-        previous = {p["metadata"]["name"] for p in self.pods.list(namespace)}
+        previous = {p["metadata"]["name"] for p in self.pods.objects(namespace)}
         try:
             self._kube().core.delete_namespaced_pod(pod, namespace, _request_timeout=15)
         except ApiException as exc:
             raise BackendError(f"deleting pod {namespace}/{pod} failed: HTTP {exc.status} {exc.reason}") from None
 
         def replacement() -> str | None:
-            fresh = [p["metadata"]["name"] for p in self.pods.list(namespace)
+            fresh = [p["metadata"]["name"] for p in self.pods.objects(namespace)
                      if p["metadata"]["name"] not in previous]
             return sorted(fresh)[0] if fresh else None
 
