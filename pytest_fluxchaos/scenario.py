@@ -15,6 +15,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       model_validator)
 
 from . import faults
+from .checkers import CHECKER_NAMES
 
 from .durations import parse_duration
 
@@ -22,7 +23,6 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")]
 """A Kubernetes object name (RFC 1123 subdomain, kept to 63 chars)."""
 
-CHECKER_NAMES = ("no-regression", "converges", "never-stuck", "faults-landed")
 ExpectedVerdict = Literal[True, False, "unknown", "any"]
 """``any`` records a finding without asserting it (e.g. whether a regression is sticky)."""
 

@@ -1,4 +1,4 @@
-"""Judge a history: true / false / unknown, with evidence (DESIGN.md section 4).
+"""Judge a history: true / false / unknown, with evidence (docs/design.md, section 6).
 
 The checkers read only the history (and the context: the policies under test and
 the bounds); they consult the policy oracle (``pytest_fluxchaos.policy``) for the
@@ -34,6 +34,8 @@ DEFAULT_CHECKERS: tuple[Checker, ...] = (NoRegression(), Converges(), NeverStuck
                                          FaultsLanded())
 
 CHECKERS_BY_NAME: dict[str, Checker] = {c.name: c for c in DEFAULT_CHECKERS}
+CHECKER_NAMES: tuple[str, ...] = tuple(CHECKERS_BY_NAME)
+"""The one list of checker names: suites' ``expect``, reports and JUnit properties read it."""
 
 
 def run_checkers(history: History, ctx: CheckContext,
@@ -56,7 +58,7 @@ def run_checkers(history: History, ctx: CheckContext,
 
 
 __all__ = [
-    "CHECKERS_BY_NAME", "CheckContext", "Checker", "Converges", "DEFAULT_CHECKERS",
+    "CHECKERS_BY_NAME", "CHECKER_NAMES", "CheckContext", "Checker", "Converges", "DEFAULT_CHECKERS",
     "FaultsLanded", "NeverStuck", "NoRegression", "PolicyUnderTest", "Validity", "Verdict",
     "combine", "overall", "run_checkers",
 ]

@@ -22,7 +22,7 @@ from pytest_fluxchaos.history import (EVENT_TYPES, Event, Fault, History, LeaseH
                                       PodState, PolicyLatest, PolicyReady, PolicySpec,
                                       RepositoryScan, event_from_dict)
 
-CHECKER_ORDER = ("no-regression", "converges", "never-stuck", "faults-landed")
+from pytest_fluxchaos.checkers import CHECKER_NAMES as CHECKER_ORDER
 
 
 # --------------------------------------------------------------------------- loading
