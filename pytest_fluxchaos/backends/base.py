@@ -9,8 +9,8 @@ confirmed lives once, in :mod:`pytest_fluxchaos.faults`, the same for every back
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from ..domain import (ClusterAccess, ContainerProcess, HelperResult, InstallRequest, PodStatus,
                       RegistryEndpoint)
@@ -31,8 +31,12 @@ class Backend(Protocol):
 
     def registry(self) -> RegistryEndpoint: ...
 
-    def install_flux(self, request: InstallRequest, progress: Progress) -> None:
-        """Install CRDs/RBAC once, then run the Deployment's pods in its namespace."""
+    def install_flux(self, request: InstallRequest, progress: Progress,
+                     extra_objects: Sequence[dict[str, Any]] = ()) -> None:
+        """Install CRDs/RBAC once, then run the Deployment's pods in its namespace.
+
+        ``extra_objects`` are the variant's other objects (a PersistentVolumeClaim); a
+        backend without a storage provisioner realises them its own way."""
 
     def uninstall(self, namespace: str) -> None:
         """Remove the namespace's pods and their volumes (other namespaces keep running)."""

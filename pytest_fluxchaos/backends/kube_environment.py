@@ -62,9 +62,11 @@ class KubeEnvironment:
                       image=self.irc_image)
 
     def deploy(self, namespace: str, variant: Variant, progress: Progress) -> None:
-        deployment, *_extra = self.manifests(namespace, variant)
+        deployment, *extra = self.manifests(namespace, variant)
+        labels = {"app.kubernetes.io/part-of": "fluxchaos", "fluxchaos.io/variant": variant.name}
         self.backend.install_flux(InstallRequest(namespace=namespace, deployment=deployment,
-                                                 irc_version=self.irc_version), progress)
+                                                 irc_version=self.irc_version, labels=labels),
+                                  progress, extra_objects=extra)
 
     def apply_objects(self, namespace: str, scenario: Scenario, variant: Variant) -> None:
         v1 = not self.irc_version.startswith("v0.")

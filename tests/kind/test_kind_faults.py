@@ -375,16 +375,3 @@ def test_factory_refuses_before_resolving_assets(tmp_path: Path, monkeypatch: py
         create_kind_environment(settings, "2.9.4", lines.append,
                                 options=KindOptions(cluster_name="theirs", kind_bin=kind, workdir=tmp_path))
     assert lines == ["kind: kind v0.30.0 go1.26.8 linux/amd64 (--kind-bin)"]
-
-
-def test_factory_finds_the_pytest_config_through_the_session_progress() -> None:
-    from pytest_fluxchaos.backends.kind_environment import pytest_config_of
-
-    class Session:
-        config = "the-config"
-
-        def progress(self, message: str) -> None: ...
-
-    assert pytest_config_of(Session().progress) == "the-config"
-    assert pytest_config_of(print) is None
-    assert pytest_config_of(lambda m: None) is None

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,10 @@ class DockerBackend:
         return self._registry.endpoint()
 
     # -- install ----------------------------------------------------------------------------
-    def install_flux(self, request: InstallRequest, progress: Progress = _quiet) -> None:
+    def install_flux(self, request: InstallRequest, progress: Progress = _quiet,
+                     extra_objects: Sequence[dict[str, Any]] = ()) -> None:
+        """The variant's PVCs (``extra_objects``) become one Docker volume per claim,
+        shared by every pod that mounts it; the objects themselves are not needed."""
         runtime = self._require()
         t0 = time.monotonic()
         from .podspec import translate_deployment
