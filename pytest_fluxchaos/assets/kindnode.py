@@ -180,28 +180,11 @@ class NodeImageBuilder(KindBuilder):
 
     # -- kind's base image ------------------------------------------------ #
 
-    def kind_base(self, debian_id: str, kind_dir: Path) -> str:
+    def kind_base_dockerfile(self) -> str:
+        """kind's images/base/Dockerfile for Docker's classic builder (no --chmod, no stages)."""
         kv = versions.KIND_VERSION
-        tag, key = self.tag("kind-base", f"{kv}-{versions.DEBIAN_SUITE}"), f"image-kind-base-{kv}"
-        cd = self.containerd()
-        runc = self.runc()
-        crictl = self.crictl()
-        cni = self.cni()
-        files_dir = kind_dir / "images" / "base" / "files"
-        if not (files_dir / "usr" / "local" / "bin" / "entrypoint").exists():
-            raise AssetError(f"kind's images/base/files is missing from the kind module ({files_dir})")
-        tree_sha = hashlib.sha256()
-        for p in sorted(files_dir.rglob("*")):
-            if p.is_file():
-                tree_sha.update(str(p.relative_to(files_dir)).encode() + b"\0" + p.read_bytes())
-        binaries = {**cd, "runc": runc, "crictl": crictl, **{f"cni-{n}": p for n, p in cni.items()}}
-        inputs = {"from": debian_id, "kind": kv, "files": tree_sha.hexdigest(),
-                  "packages": list(versions.KIND_BASE_PACKAGES), "conflist": CNI_CONFLIST,
-                  "binaries": {n: hashlib.sha256(p.read_bytes()).hexdigest() for n, p in binaries.items()}}
-        if self.current_image(key, tag, inputs):
-            return tag
         pkgs = " ".join(versions.KIND_BASE_PACKAGES)
-        df = (
+        return (
             f"FROM {self.DEBIAN_TAG}\n"
             # kind's images/base/Dockerfile, base stage (its clean-install inlined)
             "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y \\\n"
@@ -236,6 +219,28 @@ class NodeImageBuilder(KindBuilder):
             'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\n'
             + self.labels("kind-base", kv)
         )
+
+    def kind_base(self, debian_id: str, kind_dir: Path) -> str:
+        kv = versions.KIND_VERSION
+        tag, key = self.tag("kind-base", f"{kv}-{versions.DEBIAN_SUITE}"), f"image-kind-base-{kv}"
+        cd = self.containerd()
+        runc = self.runc()
+        crictl = self.crictl()
+        cni = self.cni()
+        files_dir = kind_dir / "images" / "base" / "files"
+        if not (files_dir / "usr" / "local" / "bin" / "entrypoint").exists():
+            raise AssetError(f"kind's images/base/files is missing from the kind module ({files_dir})")
+        tree_sha = hashlib.sha256()
+        for p in sorted(files_dir.rglob("*")):
+            if p.is_file():
+                tree_sha.update(str(p.relative_to(files_dir)).encode() + b"\0" + p.read_bytes())
+        binaries = {**cd, "runc": runc, "crictl": crictl, **{f"cni-{n}": p for n, p in cni.items()}}
+        inputs = {"from": debian_id, "kind": kv, "files": tree_sha.hexdigest(),
+                  "packages": list(versions.KIND_BASE_PACKAGES), "conflist": CNI_CONFLIST,
+                  "binaries": {n: hashlib.sha256(p.read_bytes()).hexdigest() for n, p in binaries.items()}}
+        if self.current_image(key, tag, inputs):
+            return tag
+        df = self.kind_base_dockerfile()
         with self.step(f"building {tag} (kind {kv} images/base on {self.DEBIAN_TAG})"):
             t0 = time.monotonic()
             self.check_disk("kind base image")
