@@ -417,8 +417,7 @@ class NodeImageBuilder(KindBuilder):
                 "commit",
                 "--change", 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
                 "--change", "CMD []",
-                "--change", "ENV container=docker",
-                "--change", "STOPSIGNAL SIGRTMIN+3",
+                "--change", "ENV container=docker",  # STOPSIGNAL is not a commit change: the base's is kept
                 "--change", f'LABEL io.fluxchaos.asset="true" io.fluxchaos.name="kind-node" '
                             f'io.fluxchaos.version="{versions.KUBERNETES_VERSION}" '
                             f'io.fluxchaos.source="offline-build" io.fluxchaos.kind="{versions.KIND_VERSION}"',
