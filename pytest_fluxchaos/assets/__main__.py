@@ -114,6 +114,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         m = json.loads(d.read_text())
         print(f"[assets]   manifests {d.parent} ({len(m.get('files', []))} files, {m.get('method')})")
     for s in stamps:
+        if s.get("kind_assets"):
+            k = s["kind_assets"]
+            print(f"[assets]   kind set {k['node_image']} + {Path(k['kind_bin']).name} ({k['source']}) "
+                  f"recorded {s.get('recorded_at')}")
         if s.get("assets"):
             a = s["assets"]
             print(f"[assets]   set {a['irc_version']} ({a['source']}) recorded {s.get('recorded_at')}")

@@ -53,7 +53,7 @@ def _warm(b: NodeImageBuilder, sources: tuple[str, ...]) -> KindAssets | None:
         st = b.read_stamp(_set_key(source))
         if not st:
             continue
-        a = st.get("assets") or {}
+        a = st.get("kind_assets") or {}
         kind_bin = Path(a.get("kind_bin", "/nonexistent"))
         if not kind_bin.exists() or not a.get("node_image"):
             continue
@@ -71,7 +71,7 @@ def _record(b: NodeImageBuilder, assets: KindAssets, image_ids: dict[str, str]) 
     d = {"kind_bin": str(assets.kind_bin), "node_image": assets.node_image, "source": assets.source,
          "kubernetes_version": assets.kubernetes_version,
          "manifest": str(assets.manifest) if assets.manifest else None}
-    b.write_stamp(_set_key(assets.source), {"assets": d, "image_ids": image_ids, "recorded_at": _now()})
+    b.write_stamp(_set_key(assets.source), {"kind_assets": d, "image_ids": image_ids, "recorded_at": _now()})
 
 
 def _online(b: NodeImageBuilder, strict: bool) -> KindAssets | None:

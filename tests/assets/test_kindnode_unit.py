@@ -148,3 +148,11 @@ def test_runc_capfilter_strips_missing_caps(tmp_path: Path, argv: list[str], spe
     for part in caps_path:
         out = out[part]
     assert out == {k: ["CAP_CHOWN"] for k in caps}
+
+
+def test_ensure_kind_unknown_mode_is_one_line_error() -> None:
+    from pytest_fluxchaos.assets.kind import ensure_kind
+
+    with pytest.raises(AssetError, match="unknown mode 'bogus'") as exc:
+        ensure_kind("bogus")
+    assert "\n" not in str(exc.value)
