@@ -49,9 +49,9 @@ CNI_CONFLIST = json.dumps({
 
 #: kind applies /kind/manifests/default-cni.yaml unless the cluster config
 #: disables the default CNI; the node's conflist already does the job.
-DEFAULT_CNI_PLACEHOLDER = """\
+DEFAULT_CNI_PLACEHOLDER = f"""\
 # pytest-fluxchaos offline kind node: the pod network is a fixed ptp + host-local
-# CNI conflist baked into the node image (/etc/cni/net.d/{conflist}, {subnet},
+# CNI conflist baked into the node image (/etc/cni/net.d/{CNI_CONFLIST_NAME}, {POD_SUBNET},
 # single node), because kindnetd is not buildable offline.  This manifest only
 # records that fact.
 apiVersion: v1
@@ -60,9 +60,9 @@ metadata:
   name: fluxchaos-cni
   namespace: kube-system
 data:
-  conflist: /etc/cni/net.d/{conflist}
-  podSubnet: "{subnet}"
-""".format(conflist=CNI_CONFLIST_NAME, subnet=POD_SUBNET)
+  conflist: /etc/cni/net.d/{CNI_CONFLIST_NAME}
+  podSubnet: "{POD_SUBNET}"
+"""
 
 BUILD_CONTAINER_PREFIX = "fluxchaos-kindnode-build-"
 
@@ -282,7 +282,8 @@ class NodeImageBuilder(KindBuilder):
         missing = {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd",
                    "coredns", "pause"} - set(names)
         if missing:
-            raise AssetError(f"kubeadm config images list did not name {', '.join(sorted(missing))}: {out.strip()[:200]}")
+            raise AssetError(f"kubeadm config images list did not name {', '.join(sorted(missing))}: "
+                             f"{out.strip()[:200]}")
         return names
 
     def node_image(self) -> tuple[str, dict]:
