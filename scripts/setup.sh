@@ -8,3 +8,9 @@ bash scripts/ensure-docker.sh
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 python3 -m pytest_fluxchaos.assets build --flux-version 2.9.4
 python3 -m pytest_fluxchaos.assets build --flux-version 2.9.3
+# kind: the kind CLI and an offline node image (runc is built with cgo against libseccomp).
+if ! [ -e /usr/include/seccomp.h ] || ! command -v gcc >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        gcc libc6-dev libseccomp-dev pkg-config
+fi
+python3 -m pytest_fluxchaos.assets build --kind

@@ -24,7 +24,26 @@ def _human(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
+def cmd_build_kind(args: argparse.Namespace) -> int:
+    from .kind import ensure_kind
+
+    t0 = time.monotonic()
+    k = ensure_kind(args.mode, cache_dir=args.cache, progress=print)
+    if args.json:
+        print(json.dumps({**asdict(k), "kind_bin": str(k.kind_bin),
+                          "manifest": str(k.manifest) if k.manifest else None}, indent=2))
+    else:
+        print(f"[assets] kind {k.kind_bin}")
+        print(f"[assets] node image {k.node_image} (Kubernetes {k.kubernetes_version}, {k.source})")
+        if k.manifest:
+            print(f"[assets] manifest {k.manifest}")
+    print(f"[assets] total {time.monotonic() - t0:.1f}s")
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    if args.kind:
+        return cmd_build_kind(args)
     wanted = list(args.flux_version or []) + list(args.irc_version or [])
     if not wanted:
         wanted = [DEFAULT_FLUX_VERSION]
@@ -95,6 +114,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         m = json.loads(d.read_text())
         print(f"[assets]   manifests {d.parent} ({len(m.get('files', []))} files, {m.get('method')})")
     for s in stamps:
+        if s.get("kind_assets"):
+            k = s["kind_assets"]
+            print(f"[assets]   kind set {k['node_image']} + {Path(k['kind_bin']).name} ({k['source']}) "
+                  f"recorded {s.get('recorded_at')}")
         if s.get("assets"):
             a = s["assets"]
             print(f"[assets]   set {a['irc_version']} ({a['source']}) recorded {s.get('recorded_at')}")
@@ -117,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--mode", choices=MODES, default="auto")
     b.add_argument("--cache", type=Path, default=None, help="cache dir (default $FLUXCHAOS_CACHE or ~/.cache/fluxchaos)")
     b.add_argument("--json", action="store_true", help="print the resulting Assets as JSON")
+    b.add_argument("--kind", action="store_true",
+                   help="build the kind CLI and an offline kind node image instead (see docs/kind-offline.md)")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("status", help="show what is cached")
     s.add_argument("--cache", type=Path, default=None)

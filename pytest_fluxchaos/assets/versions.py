@@ -134,3 +134,30 @@ def resolve_irc_version(flux_or_irc_version: str) -> tuple[str, str | None]:
         f"version {flux_or_irc_version!r} is neither a Flux 2.x release nor an "
         f"image-reflector-controller 0.x/1.x version"
     )
+
+# --------------------------------------------------------------------------- #
+# kind (``build --kind``): the kind CLI and an offline node image.
+# --------------------------------------------------------------------------- #
+
+KIND_MODULE = "sigs.k8s.io/kind"
+KIND_VERSION = os.environ.get("FLUXCHAOS_KIND_VERSION", "v0.30.0")
+#: kind v0.30.0's default node image (its pkg/apis/config/defaults/image.go),
+#: pinned by digest: the online path.
+OFFICIAL_KIND_NODE_IMAGE = ("kindest/node:v1.34.0@sha256:"
+                            "7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a")
+#: Runtime pieces of the offline node image: kind v0.30.0's base image pins,
+#: except where the Go module proxy serves only other versions (crictl: kind
+#: pins v1.33.0; coredns: kubeadm 1.34 names v1.12.1).
+CONTAINERD_MODULE, CONTAINERD_VERSION = "github.com/containerd/containerd/v2", "v2.1.4"
+RUNC_MODULE, RUNC_VERSION = "github.com/opencontainers/runc", "v1.3.0"
+CRI_TOOLS_MODULE, CRI_TOOLS_VERSION = "sigs.k8s.io/cri-tools", "v1.34.0"
+CNI_PLUGINS_MODULE, CNI_PLUGINS_VERSION = "github.com/containernetworking/plugins", "v1.7.1"
+COREDNS_MODULE, COREDNS_VERSION = "github.com/coredns/coredns", "v1.14.3"
+LOCAL_PATH_MODULE, LOCAL_PATH_VERSION = "github.com/rancher/local-path-provisioner", "v0.0.30"
+PAUSE_VERSION = "3.10.1"  # build/pause/linux/pause.c of k8s.io/kubernetes
+#: Debian packages kind's images/base/Dockerfile installs (fuse-overlayfs,
+#: nfs-common and open-iscsi are left out: rootless nodes / NFS / iSCSI only).
+KIND_BASE_PACKAGES = (
+    "systemd", "conntrack", "iptables", "nftables", "iproute2", "ethtool", "util-linux", "mount",
+    "kmod", "libseccomp2", "pigz", "bash", "ca-certificates", "curl", "jq", "procps",
+)
