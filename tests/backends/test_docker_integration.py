@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import yaml
+from realenv import FLUX_VERSION, require_assets
 
 from pytest_fluxchaos.backends.base import Backend, BackendError, InstallRequest
 from pytest_fluxchaos.backends.docker import BackoffPolicy, DockerBackend, gc
@@ -25,7 +26,6 @@ from pytest_fluxchaos.backends.docker.supervisor import LABEL_MANAGED, LABEL_RUN
 
 pytestmark = pytest.mark.docker
 
-FLUX_VERSION = os.environ.get("FLUXCHAOS_TEST_FLUX_VERSION", "2.9.4")
 FAST_ELECTION = [
     "--leader-election-lease-duration=8s",
     "--leader-election-renew-deadline=5s",
@@ -33,30 +33,7 @@ FAST_ELECTION = [
 ]
 
 
-def _assets() -> Any:
-    try:
-        from pytest_fluxchaos.assets import ensure_assets, resolve_irc_version
-        from pytest_fluxchaos.assets.build import Builder, default_cache_dir
-    except ImportError as exc:  # pragma: no cover - the assets package is someone else's
-        pytest.skip(f"pytest_fluxchaos.assets unavailable: {exc}")
-    if os.environ.get("FLUXCHAOS_TEST_BUILD_ASSETS") == "1":
-        return ensure_assets(FLUX_VERSION, progress=lambda m: None)
-    irc, flux = resolve_irc_version(FLUX_VERSION)
-    try:  # a warm-cache lookup only: never start a 20-minute build from a test
-        warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
-    except Exception as exc:  # noqa: BLE001 - the assets internals moved: say so
-        pytest.skip(f"cannot check the assets cache ({exc}); set FLUXCHAOS_TEST_BUILD_ASSETS=1")
-    if warm is None:
-        pytest.skip(
-            f"images for Flux {FLUX_VERSION} are not built; run `python -m pytest_fluxchaos.assets build` "
-            "(or set FLUXCHAOS_TEST_BUILD_ASSETS=1)"
-        )
-    return warm
-
-
-def _docker():
-    import docker
-
+def _docker() -> docker.DockerClient:
     return docker.from_env()
 
 
@@ -98,7 +75,7 @@ def _report(label: str, value: float) -> None:
 
 @pytest.fixture(scope="module")
 def assets() -> Any:
-    return _assets()
+    return require_assets(FLUX_VERSION)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import secrets
 import subprocess
 
 import pytest
+from realenv import require_assets
 
 from pytest_fluxchaos.backends.docker.oom import HELPER_SCRIPT, parse_helper_log
 from pytest_fluxchaos.backends.kind import commands as cmd
@@ -65,11 +66,8 @@ def _docker(*args: str, **kw) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def node():
-    try:
-        if _docker("image", "inspect", IMAGE).returncode != 0:
-            pytest.skip(f"{IMAGE} not built; run `python -m pytest_fluxchaos.assets build`")
-    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"docker CLI unusable: {exc}")
+    image = require_assets().stress_image  # IMAGE, built with the asset set
+    assert image == IMAGE, image
     name = f"fluxchaos-nodelike-{secrets.token_hex(3)}"
     common = ["run", "-d", "--cgroupns=private", "--name", name, "--label", "io.fluxchaos.managed=true"]
     run = _docker(*common, "--privileged", IMAGE, "sleep", "infinity")
