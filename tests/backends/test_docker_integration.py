@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -325,8 +326,9 @@ def test_delete_pod_gets_fresh_data(backend: DockerBackend, ha: str) -> None:
 def test_registry_outage_keeps_data_and_port(backend: DockerBackend) -> None:
     reg = backend.registry()
     backend.registry_outage(True)
-    with pytest.raises(Exception):
+    with pytest.raises(urllib.error.URLError) as down:  # stopped: the published port is gone
         urllib.request.urlopen(reg.host_url + "/v2/", timeout=2)
+    assert isinstance(down.value.reason, ConnectionRefusedError), down.value
     backend.registry_outage(False)
     assert backend.registry() == reg
     with urllib.request.urlopen(reg.host_url + "/v2/", timeout=5) as resp:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import pytest
 from realenv import require_assets
@@ -64,26 +66,33 @@ def _docker(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, **kw)
 
 
+class Node(NamedTuple):
+    name: str
+    privileged: bool  # started --privileged (all capabilities, CAP_SYS_RESOURCE among them)
+
+
 @pytest.fixture
-def node():
+def nodelike() -> Iterator[Node]:
     image = require_assets().stress_image  # IMAGE, built with the asset set
     assert image == IMAGE, image
     name = f"fluxchaos-nodelike-{secrets.token_hex(3)}"
     common = ["run", "-d", "--cgroupns=private", "--name", name, "--label", "io.fluxchaos.managed=true"]
     run = _docker(*common, "--privileged", IMAGE, "sleep", "infinity")
-    if run.returncode != 0:  # e.g. an engine without CAP_SYS_RESOURCE: the closest we can get
+    privileged = run.returncode == 0
+    if not privileged:  # e.g. an engine without CAP_SYS_RESOURCE: the closest we can get
         _docker("rm", "-f", name)
         run = _docker(*common, "--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined",
                       IMAGE, "sleep", "infinity")
     if run.returncode != 0:
         pytest.skip(f"cannot start a --cgroupns=private container with SYS_ADMIN: {run.stderr.strip()[:200]}")
     try:
-        yield name
+        yield Node(name, privileged)
     finally:
         _docker("rm", "-f", name)
 
 
-def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str) -> None:
+def test_oom_helper_kills_the_victim_inside_a_node_like_container(nodelike: Node) -> None:
+    node = nodelike.name
     setup = _docker("exec", node, "sh", "-c", SETUP)
     assert setup.returncode == 0, setup.stderr
     pid = int(setup.stdout.split()[-1])
@@ -100,7 +109,7 @@ def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str) -> 
     assert parsed["limit"] == LIMIT
     # A privileged node may set the hog's oom_score_adj to -1000; without CAP_SYS_RESOURCE
     # the helper raises the victim's to 1000 instead. Either way the victim must die.
-    assert parsed["hog_protected"] in (0, 1)
+    assert parsed["hog_protected"] == (1 if nodelike.privileged else 0), parsed
     assert parsed["target_gone"] == 1, parsed  # the kernel chose the victim, not the hog
     assert parsed["oom_kill_after"] > parsed["oom_kill_before"]
     gone = _docker("exec", node, "sh", "-c", f"test -d /proc/{pid} && awk '{{print $3}}' /proc/{pid}/stat")
