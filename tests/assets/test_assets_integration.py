@@ -88,7 +88,8 @@ def test_manifests(assets):
 
 
 def test_registry_serves_on_loopback(assets):
-    run = _docker("run", "-d", "--rm", "-p", "127.0.0.1::5000", assets.registry_image)
+    run = _docker("run", "-d", "--label", "io.fluxchaos.managed=true", "-p", "127.0.0.1::5000",
+                  assets.registry_image)
     assert run.returncode == 0, run.stdout.decode()
     cid = run.stdout.decode().strip().splitlines()[-1]
     try:
@@ -107,7 +108,7 @@ def test_registry_serves_on_loopback(assets):
         if assets.source == "offline-build":
             assert "delete:" in cfg and "enabled: true" in cfg and "/var/lib/registry" in cfg
     finally:
-        _docker("rm", "-f", cid)
+        _docker("rm", "-f", "-v", cid)  # with its anonymous /var/lib/registry volume
 
 
 def test_warm_call_is_fast_and_identical(assets):

@@ -229,4 +229,4 @@ def test_keep_then_reuse_then_foreign_refusal(env: Any, fake_kind: tuple[Path, P
             if b is not None:
                 b.keep = False
         subprocess.run([str(kind), "delete", "cluster", f"--name={name}"], capture_output=True)
-        _docker("rm", "-f", f"{name}-registry")
+        _docker("rm", "-f", "-v", f"{name}-registry")  # with its /var/lib/registry volume

@@ -131,6 +131,6 @@ def test_4984_suite_on_kind(pytester: pytest.Pytester, tmp_path: Path,
         if cluster in clusters:
             _run([str(kind), "delete", "cluster", "--name", cluster], timeout=300)
         if leftover_registry:
-            _run(["docker", "rm", "-f", f"{cluster}-registry"])
+            _run(["docker", "rm", "-f", "-v", f"{cluster}-registry"])
     assert cluster not in clusters, "the plugin left its kind cluster behind"
     assert not leftover_registry, "the plugin left its registry container behind"
