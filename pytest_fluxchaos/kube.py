@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -445,20 +445,35 @@ class KubeClient:
         return None
 
     def wait_image_ready(self, kind: str, namespace: str, name: str, timeout: float = 60.0) -> dict:
-        getter = self.get_image_repository if kind == "ImageRepository" else self.get_image_policy
+        """Until the object is Ready *and* carries the status fields its readiness reports.
+
+        Flux's patch helper writes the status conditions and the other status fields in
+        separate requests, so Ready=True can be visible a moment before them: an
+        ImageRepository's ``lastScanResult``, an ImagePolicy's ``latestRef``
+        (``latestImage`` before v1).
+        """
+        def scanned(repository: dict) -> bool:
+            return bool((repository.get("status") or {}).get("lastScanResult"))
+
+        def resolved(policy: dict) -> bool:
+            return self.latest_tag(policy) is not None
+
+        kinds: dict[str, tuple[Callable[[str, str], dict | None], Callable[[dict], bool], str]] = {
+            "ImageRepository": (self.get_image_repository, scanned, "status.lastScanResult"),
+            "ImagePolicy": (self.get_image_policy, resolved, "status.latestRef"),
+        }
+        if kind not in kinds:
+            raise KubeError(f"wait_image_ready: unknown kind {kind!r}; expected one of: {', '.join(kinds)}")
+        getter, written, field = kinds[kind]
 
         def check() -> dict | None:
             obj = getter(namespace, name)
             cond = self.ready_condition(obj)
-            if not cond or cond.get("status") != "True":
+            if obj is None or not cond or cond.get("status") != "True":
                 return None
-            # Flux's patch helper writes status conditions and the other status fields in
-            # separate requests: Ready=True can be visible a moment before latestRef.
-            if kind == "ImagePolicy" and self.latest_tag(obj) is None:
-                return None
-            return obj
+            return obj if written(obj) else None
 
-        return wait_until(check, timeout, what=f"{kind} {namespace}/{name} to be Ready")
+        return wait_until(check, timeout, what=f"{kind} {namespace}/{name} to be Ready with {field}")
 
     # -- leader election --------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
-"""pytest hooks only: options, ini, markers, fixtures, suite collection, summary.
+"""pytest wiring: options, ini, markers, fixtures and suite collection.
 
-Everything else lives in the domain modules; this file wires them into pytest the way
-pytest's own plugins do (one option group, ini equivalents, a stash for session state).
+Everything else lives in the domain modules. Session state and its hooks (teardown,
+the summary table, the HTML report, judging Python scenarios) belong to
+:class:`~pytest_fluxchaos.session.FluxChaosSession`, registered here as the plugin
+``fluxchaos-session`` the way pytest's junitxml registers its LogXML object.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import pytest
 
 from . import hooks
 from .progress import ResultLines
-from .report import FailureReport, terminal_summary
-from .session import FluxChaosSession, RunRequest
+from .report import FailureReport
+from .session import RUNNER_KEY, SESSION_PLUGIN, FluxChaosSession, RunRequest, ScenarioRunner
 from .settings import add_options, load_settings
 from .suite import Suite, SuiteError, SuiteIssue, load_suite
 from .variants import PRESETS
 
-SESSION_KEY = pytest.StashKey[FluxChaosSession]()
 DEFAULT_SUITE_GLOBS = ["suites/*.yaml", "suites/**/*.yaml", "suites/*.yml", "suites/**/*.yml"]
 
 
@@ -45,35 +46,16 @@ def pytest_configure(config: pytest.Config) -> None:
     session = FluxChaosSession(config, settings)
     config.hook.pytest_fluxchaos_register_backends(registry=session.backends)
     session.backends.get(settings.backend)  # unknown backend: UsageError now, not per item
-    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, SESSION_PLUGIN)
     config.pluginmanager.register(session.progress, "fluxchaos-progress")  # clears its live line
     config.pluginmanager.register(ResultLines.from_config(config), "fluxchaos-lines")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    session = config.stash.get(SESSION_KEY, None)
-    if session is not None:
-        session.close()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    # Runs on pass, failure and Ctrl-C alike: every environment made is torn down.
-    fc = session.config.stash.get(SESSION_KEY, None)
-    if fc is not None:
-        fc.close()
-        _write_report(session.config, fc)
-
-
-def _write_report(config: pytest.Config, fc: FluxChaosSession) -> None:
-    """One HTML report per run, next to the artifacts (the xdist controller writes it)."""
-    if hasattr(config, "workerinput"):
-        return
-    lines = config.pluginmanager.get_plugin("fluxchaos-lines")
-    dirs = [r.artifacts for _nodeid, r in fc.results if r.artifacts]
-    dirs += lines.artifacts if lines is not None else []
-    if dirs:
-        from .htmlreport import render_session_report
-        fc.report_path, fc.report_message = render_session_report(dirs)
+def get_session(config: pytest.Config) -> FluxChaosSession:
+    """The session plugin of this run."""
+    session = config.pluginmanager.get_plugin(SESSION_PLUGIN)
+    assert isinstance(session, FluxChaosSession), f"{SESSION_PLUGIN} is not registered"
+    return session
 
 
 def _is_suite(file_path: Path, config: pytest.Config) -> bool:
@@ -101,7 +83,7 @@ class SuiteFile(pytest.File):
 
     def collect(self) -> Iterator[ScenarioItem]:
         suite = load_suite(self.path)
-        fc = self.config.stash[SESSION_KEY]
+        fc = get_session(self.config)
         versions = fc.settings.flux_versions
         if fc.settings.variants:
             known = {**PRESETS, **suite.variants}
@@ -125,7 +107,7 @@ class SuiteFile(pytest.File):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # type: ignore[override]
         if isinstance(excinfo.value, SuiteError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)  # Collector.repr_failure takes no style
 
 
 class ScenarioFailed(Exception):
@@ -152,7 +134,7 @@ class ScenarioItem(pytest.Item):
             group=f"{self.path}::{scenario_name}@{flux_version}")
 
     def runtest(self) -> None:
-        fc = self.config.stash[SESSION_KEY]
+        fc = get_session(self.config)
         self.result = result = fc.run(self.request, item=self)
         report = FailureReport.build(result)
         for key, value in report.properties():
@@ -174,39 +156,24 @@ class ScenarioItem(pytest.Item):
         return self.path, (line - 1) if line else None, f"{self.scenario.name}[{self.variant}]"
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
-    fc = config.stash.get(SESSION_KEY, None)
-    if fc is None:
-        return
-    for item in items:  # only selected items form parallel groups
-        if isinstance(item, ScenarioItem):
-            fc.add_to_group(item.request)
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    fc = config.stash.get(SESSION_KEY, None)
-    if fc is not None and fc.results:
-        terminal_summary(terminalreporter, fc.results)
-    if fc is not None and fc.report_message:
-        terminalreporter.write_line(fc.report_message)
-
-
 @pytest.fixture(scope="session")
 def fluxchaos_session(pytestconfig: pytest.Config) -> FluxChaosSession:
     """The session object: settings, environments per (backend, Flux version), results."""
-    return pytestconfig.stash[SESSION_KEY]
+    return get_session(pytestconfig)
 
 
 @pytest.fixture
-def fluxchaos(request: pytest.FixtureRequest, fluxchaos_session: FluxChaosSession):
+def fluxchaos(request: pytest.FixtureRequest, fluxchaos_session: FluxChaosSession) -> Iterator[ScenarioRunner]:
     """Run Python-written scenarios: ``fluxchaos.run(scenario, variant="ha-emptydir")``.
 
     Returns a :class:`~pytest_fluxchaos.runner.RunResult` with the history and the
-    verdicts; artifacts are written like a YAML item's. The ``fluxchaos`` marker can
-    set default ``variants``/``flux_version``.
+    verdicts; artifacts are written like a YAML item's. A run whose verdicts differ
+    from the scenario's ``expect`` fails the test with the same story a YAML item
+    tells, unless it was made with ``check=False``. The ``fluxchaos`` marker can set
+    default ``variants``/``flux_version``.
     """
-    from .session import ScenarioRunner
-
     marker = request.node.get_closest_marker("fluxchaos")
-    return ScenarioRunner(fluxchaos_session, request.node, marker.kwargs if marker else {})
+    runner = ScenarioRunner(fluxchaos_session, request.node, marker.kwargs if marker else {})
+    request.node.stash[RUNNER_KEY] = runner
+    yield runner
+    runner.fail_if_unexpected()  # runs made after the test body (in other fixtures' teardown)

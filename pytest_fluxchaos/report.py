@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +102,18 @@ def last_tags(result: RunResult) -> dict[str, str | None]:
     return out
 
 
-def terminal_summary(tr: Any, results: list[tuple[str, RunResult]]) -> None:
-    """The table at the end of the run: one line per item, verdict per checker."""
+OUTCOME_WORDS = {"passed": "pass", "failed": "FAIL", "error": "error", "skipped": "skip"}
+
+
+def terminal_summary(tr: Any, results: list[tuple[str, RunResult]],
+                     outcomes: dict[str, str] | None = None, unchecked: Collection[str] = ()) -> None:
+    """The table at the end of the run: one line per item, verdict per checker.
+
+    ``outcomes`` (result nodeid -> pytest outcome of the item that ran it) makes the
+    result column say what pytest said; without it the verdicts decide. Runs in
+    ``unchecked`` (``fluxchaos.run(..., check=False)``) show their verdicts without
+    comparing them to ``expect``, which their test did not enforce.
+    """
     tr.write_sep("=", "fluxchaos summary")
     checker_names: list[str] = []
     for _nodeid, result in results:
@@ -119,10 +130,14 @@ def terminal_summary(tr: Any, results: list[tuple[str, RunResult]]) -> None:
         cells = []
         for name in checker_names:
             v = r.verdicts.get(name)
-            want = _verdict_word(r.expected.get(name, True))
+            want = "any" if nodeid in unchecked else _verdict_word(r.expected.get(name, True))
             got = v.valid.value if v else "-"
             cells.append(got if want in (got, "any") or v is None else f"{got}!={want}")
         outcome = "pass" if r.passed else ("error" if r.error else "FAIL")
+        if outcomes and nodeid in outcomes:
+            outcome = OUTCOME_WORDS.get(outcomes[nodeid], outcomes[nodeid])
+            if outcome == "FAIL" and r.error:
+                outcome = "error"
         rows.append([nodeid.split("::")[-1], r.variant, *cells, f"{injected}/{confirmed}",
                      str(regression_count(r)), f"{r.timings.get('run', 0):.0f}", outcome])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]

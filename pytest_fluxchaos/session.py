@@ -4,12 +4,18 @@ Environments are expensive (a control plane, a registry), so one is provisioned 
 per (backend, Flux version) and shared by all items of the session; each item gets its
 own namespace. A provisioning failure is remembered and reported once per item as a
 one-line error instead of being retried for every item.
+
+The session object is itself a pytest plugin, registered as ``fluxchaos-session`` in
+``pytest_configure`` (as junitxml's LogXML and xdist's DSession are): its hooks are
+methods (parallel groups at collection, Python-scenario checks after each test, item
+outcomes, teardown at session finish, the summary table, the HTML report).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 from concurrent.futures import Future
 from collections.abc import Callable
@@ -21,7 +27,7 @@ import pytest
 
 from .environment import Environment, Progress
 from .progress import Progress as TerminalProgress
-from .runner import RunResult, run_scenario
+from .runner import RunResult, namespace_for, run_scenario
 from .scenario import Scenario
 from .settings import Settings
 from .variants import Variant, VariantError, resolve
@@ -55,6 +61,9 @@ class BackendRegistry:
         return sorted(self._factories)
 
 
+SESSION_PLUGIN = "fluxchaos-session"
+
+
 @dataclass(frozen=True)
 class RunRequest:
     scenario: Scenario
@@ -63,6 +72,8 @@ class RunRequest:
     nodeid: str
     custom_variants: dict[str, Variant] = field(default_factory=dict)
     group: str | None = None  # items of one scenario and Flux version (parallel variants)
+    item: str | None = None  # the pytest item that asked for the run (None: ``nodeid``)
+    checked: bool = True  # the item's outcome follows the verdicts vs ``expect``
 
 
 def _builtin_backends(registry: BackendRegistry, config: pytest.Config) -> None:
@@ -95,6 +106,78 @@ class FluxChaosSession:
         self._lock = threading.Lock()
         self._env_lock = threading.Lock()
         self._artifacts_base: Path | None = None
+        self.requests: dict[str, RunRequest] = {}  # result nodeid -> what asked for it
+        self.outcomes: dict[str, str] = {}  # item nodeid -> passed / failed / error / skipped
+        self._runs_of: dict[str, int] = {}  # nodeid -> runs so far (namespace salt)
+
+    # -- pytest hooks (this object is the "fluxchaos-session" plugin) ------------------
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:  # only selected items form parallel groups
+            request = getattr(item, "request", None)
+            if isinstance(request, RunRequest):
+                self.add_to_group(request)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        """A Python scenario whose verdicts differ from its ``expect`` fails its test."""
+        runner = item.stash.get(RUNNER_KEY, None)
+        try:
+            outcome = yield
+        except BaseException:
+            if runner is not None:
+                runner.unexpected()  # the test failed already: its own failure is the story
+            raise
+        if runner is not None:
+            runner.fail_if_unexpected()
+        return outcome
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:  # a failing call stays a failure even if teardown errors too
+            if self.outcomes.get(report.nodeid) in (None, "passed", "skipped"):
+                self.outcomes[report.nodeid] = "failed" if report.when == "call" else "error"
+        elif report.skipped:
+            self.outcomes.setdefault(report.nodeid, "skipped")
+        elif report.when == "call":
+            self.outcomes.setdefault(report.nodeid, "passed")
+
+    def pytest_sessionfinish(self) -> None:
+        # Runs on pass, failure and Ctrl-C alike: every environment made is torn down.
+        self.close()
+        self.write_report()
+
+    def pytest_unconfigure(self) -> None:
+        self.close()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from .report import terminal_summary
+
+        if self.results:
+            unchecked = {nodeid for nodeid, request in self.requests.items() if not request.checked}
+            terminal_summary(terminalreporter, self.results, outcomes=self.item_outcomes(),
+                             unchecked=unchecked)
+        if self.report_message:
+            terminalreporter.write_line(self.report_message)
+
+    def item_outcomes(self) -> dict[str, str]:
+        """Result nodeid -> the outcome pytest gave the item that ran it (if known)."""
+        out: dict[str, str] = {}
+        for nodeid, _result in self.results:
+            request = self.requests.get(nodeid)
+            item = (request.item if request else None) or nodeid
+            if item in self.outcomes:
+                out[nodeid] = self.outcomes[item]
+        return out
+
+    def write_report(self) -> None:
+        """One HTML report per run, next to the artifacts (the xdist controller writes it)."""
+        if hasattr(self.config, "workerinput"):
+            return
+        lines = self.config.pluginmanager.get_plugin("fluxchaos-lines")
+        dirs = [r.artifacts for _nodeid, r in self.results if r.artifacts]
+        dirs += lines.artifacts if lines is not None else []
+        if dirs:
+            from .htmlreport import render_session_report
+            self.report_path, self.report_message = render_session_report(dirs)
 
     # -- environments --------------------------------------------------------------
     def environment(self, flux_version: str, backend: str | None = None) -> Environment:
@@ -162,6 +245,7 @@ class FluxChaosSession:
 
     def run(self, request: RunRequest, item: Any = None) -> RunResult:
         """Run one item; with ``--fluxchaos-parallel`` its sibling variants start with it."""
+        self.requests[request.nodeid] = request
         group = self.groups.get(request.group or "", [])
         if not self.settings.parallel or len(group) < 2:
             return self.run_one(request)
@@ -176,6 +260,7 @@ class FluxChaosSession:
 
     def _start(self, request: RunRequest) -> Future[RunResult]:
         """Run in a daemon thread: Ctrl-C must not wait for sibling scenarios to finish."""
+        self.requests.setdefault(request.nodeid, request)
         future: Future[RunResult] = Future()
 
         def target() -> None:
@@ -206,12 +291,24 @@ class FluxChaosSession:
         with self.progress.phase(request.nodeid.split("::")[-1]):
             result = run_scenario(self.effective(request.scenario), variant, env,
                                   seed=self.settings.seed, progress=self.progress,
-                                  keep=self.settings.keep)
+                                  keep=self.settings.keep, namespace=self._namespace(request, variant))
         result.write_artifacts(self.artifacts_dir(request.nodeid))
         with self._lock:
             self.results.append((request.nodeid, result))
         return result
 
+
+    def _namespace(self, request: RunRequest, variant: Variant) -> str:
+        """Unique per run in this session: its namespace also names its registry repositories.
+
+        (scenario, variant, seed) alone collides under ``--fluxchaos-seed`` when two
+        suites share a scenario name or a test runs the same scenario twice: the second
+        run would see the first one's tags.
+        """
+        with self._lock:
+            self._runs_of[request.nodeid] = count = self._runs_of.get(request.nodeid, 0) + 1
+        seed = self.settings.seed if self.settings.seed is not None else secrets.randbits(31)
+        return namespace_for(request.scenario.name, variant.name, f"{request.nodeid}#{count}|{seed}")
 
     def _write_unavailable(self, request: RunRequest, variant: Variant, flux_version: str,
                            error: str) -> None:
@@ -234,12 +331,19 @@ class FluxChaosSession:
 
 
 class ScenarioRunner:
-    """What the ``fluxchaos`` fixture returns: runs Python-built scenarios."""
+    """What the ``fluxchaos`` fixture returns: runs Python-built scenarios.
+
+    A run is judged like a YAML item: verdicts that differ from the scenario's
+    ``expect`` fail the test (after its body, with the same story), unless the run
+    was made with ``check=False`` (the test judges the verdicts itself).
+    """
 
     def __init__(self, session: FluxChaosSession, node: Any, defaults: dict[str, Any]) -> None:
         self.session = session
         self.node = node
         self.defaults = defaults
+        self.runs: list[tuple[RunResult, bool]] = []  # (result, checked)
+        self._judged = 0  # runs already accounted for in the item's outcome
 
     def scenario(self, data: dict[str, Any]) -> Scenario:
         """Build and cross-check a Scenario from a dict shaped like a YAML scenario."""
@@ -253,12 +357,33 @@ class ScenarioRunner:
         return scenario
 
     def run(self, scenario: Scenario | dict[str, Any], variant: str | None = None,
-            flux_version: str | None = None) -> RunResult:
+            flux_version: str | None = None, *, check: bool = True) -> RunResult:
+        """Run ``scenario`` under ``variant``; ``check=False``: its ``expect`` is not enforced."""
         if isinstance(scenario, dict):
             scenario = self.scenario(scenario)
         variant = variant or (self.defaults.get("variants") or ["single"])[0]
         flux_version = (flux_version or self.defaults.get("flux_version")
                         or self.session.settings.flux_versions[0])
         nodeid = f"{self.node.nodeid}[{scenario.name}-{variant}]"
-        return self.session.run(RunRequest(scenario=scenario, variant=variant,
-                                           flux_version=flux_version, nodeid=nodeid))
+        result = self.session.run(RunRequest(scenario=scenario, variant=variant,
+                                             flux_version=flux_version, nodeid=nodeid,
+                                             item=self.node.nodeid, checked=check))
+        self.runs.append((result, check))
+        return result
+
+    def unexpected(self) -> list[RunResult]:
+        """Checked runs not yet judged whose verdicts differ from ``expect``; marks all judged."""
+        fresh, self._judged = self.runs[self._judged:], len(self.runs)
+        return [result for result, checked in fresh if checked and not result.passed]
+
+    def fail_if_unexpected(self) -> None:
+        from .report import FailureReport
+
+        failed = [FailureReport.build(result) for result in self.unexpected()]
+        if failed:
+            headline = "; ".join(f"{f.result.scenario}[{f.result.variant}]: {f.headline}" for f in failed)
+            hint = "(fluxchaos.run(..., check=False) leaves the verdicts to the test)"
+            pytest.fail("\n\n".join([headline, *(f.render() for f in failed), hint]), pytrace=False)
+
+
+RUNNER_KEY = pytest.StashKey[ScenarioRunner]()

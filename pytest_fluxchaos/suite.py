@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from .scenario import CHECKER_NAMES, Bounds, Model, Scenario
 from .variants import PRESETS, Variant, VariantError, resolve
@@ -152,14 +153,25 @@ def load_suite(path: str | Path) -> Suite:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SuiteError([SuiteIssue(path, None, f"cannot read suite: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise SuiteError([SuiteIssue(path, line, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                                                 f"offset {exc.start}); a suite is a YAML file")]) from None
     try:
         root = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise SuiteError([SuiteIssue(path, line, f"invalid YAML: {exc.problem or exc.context}")]) from None
+    except ReaderError as exc:  # a character YAML does not allow (a control byte, ...)
+        line = text[:exc.position].count("\n") + 1
+        raise SuiteError([SuiteIssue(path, line, f"invalid YAML: unacceptable character "
+                                                 f"#x{exc.character:04x}")]) from None
+    except YAMLError as exc:  # anything else ruamel rejects: still one line
+        raise SuiteError([SuiteIssue(path, None, f"invalid YAML: {' '.join(str(exc).split())}")]) from None
     if not isinstance(root, CommentedMap):
-        raise SuiteError([SuiteIssue(path, 1, "expected a mapping with a 'scenarios' list")])
+        got = "an empty file" if root is None else f"a {'list' if isinstance(root, list) else 'scalar'}"
+        raise SuiteError([SuiteIssue(path, 1, f"expected a mapping with a 'scenarios' list, got {got}")])
     try:
         doc = SuiteDoc.model_validate(_plain(root))
     except ValidationError as exc:

@@ -23,7 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
+from realenv import FLUX_VERSION, require_assets
 
+from pytest_fluxchaos.assets import Assets
+from pytest_fluxchaos.backends.docker import DockerBackend
 from pytest_fluxchaos.history import (Event, History, LeaseHolder, Note, PodState, PolicyLatest,
                                       PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from pytest_fluxchaos.observe import IMAGE_GROUP, LEASE_NAME, Observer, summarize
@@ -32,54 +35,16 @@ from pytest_fluxchaos.registry import RegistryClient
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[1]
-FLUX_VERSION = os.environ.get("FLUXCHAOS_TEST_FLUX_VERSION", "2.9.4")
 SAMPLES = int(os.environ.get("FLUXCHAOS_TEST_LATENCY_SAMPLES", "100"))
 
 
-def _skip_reason() -> str | None:
-    try:
-        import docker
-
-        c = docker.from_env(timeout=10)
-        c.ping()
-        c.close()
-    except Exception as exc:  # noqa: BLE001
-        return f"Docker engine not reachable: {' '.join(str(exc).split())[:160]}"
-    return None
-
-
-def _assets() -> Any:
-    try:
-        from pytest_fluxchaos.assets import ensure_assets, resolve_irc_version
-        from pytest_fluxchaos.assets.build import Builder, default_cache_dir
-    except ImportError as exc:
-        pytest.skip(f"pytest_fluxchaos.assets unavailable: {exc}")
-    if os.environ.get("FLUXCHAOS_TEST_BUILD_ASSETS") == "1":
-        return ensure_assets(FLUX_VERSION, progress=lambda m: None)
-    irc, flux = resolve_irc_version(FLUX_VERSION)
-    try:
-        warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"cannot check the assets cache ({exc})")
-    if warm is None:
-        pytest.skip(f"images for Flux {FLUX_VERSION} are not built (python -m pytest_fluxchaos.assets build)")
-    return warm
+@pytest.fixture(scope="module")
+def assets() -> Assets:
+    return require_assets(FLUX_VERSION)
 
 
 @pytest.fixture(scope="module")
-def assets() -> Any:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    return _assets()
-
-
-@pytest.fixture(scope="module")
-def backend(assets: Any) -> Iterator[Any]:
-    try:
-        from pytest_fluxchaos.backends.docker import DockerBackend
-    except ImportError as exc:
-        pytest.skip(f"the docker backend is unavailable: {exc}")
+def backend(assets: Assets) -> Iterator[DockerBackend]:
     b = DockerBackend(assets, install_signal_handlers=False)
     try:
         b.provision(lambda m: None)

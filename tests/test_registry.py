@@ -3,10 +3,10 @@
 Two layers:
 * offline tests against a scripted stdlib HTTP server (retries, pagination links,
   error lines) and of the pure image builder; always run;
-* tests against a real registry: Debian's ``docker-registry`` (distribution 2.8) run
-  as a process on a free 127.0.0.1 port with deletes enabled, and the project's
-  ``fluxchaos/registry`` image (distribution v3) when Docker is up and the image is
-  in the warm asset cache. Each flavour is skipped with its reason otherwise.
+* tests against a real registry, marked ``docker``: the registry image the project
+  builds itself (``fluxchaos/registry``, distribution v3; the asset set's
+  ``registry_image``) run as a container on a published 127.0.0.1 port with deletes
+  enabled. Skipped only when Docker does not answer or the images are not built.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import shutil
+import secrets
 import socket
-import subprocess
 import tarfile
 import threading
 import time
@@ -26,9 +24,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import docker
 import pytest
 import requests
+import tenacity
+from realenv import require_assets
 
+from pytest_fluxchaos.backends.docker.supervisor import LABEL_MANAGED, LABEL_ROLE, LABEL_RUN
 from pytest_fluxchaos.registry import (
     MANIFEST_ACCEPT,
     OCI_CONFIG,
@@ -49,103 +51,45 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, deadline: float = 15.0) -> None:
-    end = time.monotonic() + deadline
-    last: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            if requests.get(url + "/v2/", timeout=1).status_code == 200:
-                return
-        except requests.RequestException as exc:
-            last = exc
-        time.sleep(0.1)
-    raise RuntimeError(f"registry at {url} did not come up within {deadline}s: {last}")
-
-
 # --------------------------------------------------------------------------------------
-# real registries
+# a real registry: the project's own image (distribution v3) as a Docker container
 
 
-def _debian_registry(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("docker-registry") or (
-        "/usr/bin/docker-registry" if os.path.exists("/usr/bin/docker-registry") else None)
-    if binary is None:
-        pytest.skip("Debian's docker-registry binary is missing (apt-get install docker-registry)")
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
-        "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    logfile = (tmp_path / "registry.log").open("wb")
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=logfile,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        logfile.close()
+@tenacity.retry(stop=tenacity.stop_after_delay(30), wait=tenacity.wait_fixed(0.2),
+                retry=tenacity.retry_if_result(lambda up: not up), reraise=True)
+def _answers(client: RegistryClient) -> bool:
+    return client.is_up()
 
 
-def _registry_image() -> str | None:
-    """The registry image of the warm asset cache (never builds; None when cold)."""
-    try:
-        from pytest_fluxchaos.assets import resolve_irc_version
-        from pytest_fluxchaos.assets.build import Builder, default_cache_dir
+@pytest.fixture
+def registry_url() -> Iterator[str]:
+    """The asset set's registry image on a published 127.0.0.1 port, deletes enabled.
 
-        irc, flux = resolve_irc_version("2.9.4")
-        warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
-    except Exception:  # noqa: BLE001 - no Docker, no cache: the flavour is skipped
-        return None
-    return warm.registry_image if warm is not None else None
-
-
-def _image_registry() -> Iterator[str]:
-    image = _registry_image()
-    if image is None:
-        pytest.skip("the registry image is not built (python -m pytest_fluxchaos.assets build)")
-    try:
-        import docker  # noqa: PLC0415
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-        client.images.get(image)
-    except Exception as exc:  # docker missing, daemon down, image not built
-        pytest.skip(f"Docker or the {image} image is not available: {exc}")
-    port = free_port()
-    container = client.containers.run(
-        image, detach=True, auto_remove=False,
-        ports={"5000/tcp": ("127.0.0.1", port)},
+    Labelled like the backend's containers (``fluxchaos gc`` finds a leftover) and
+    removed with its anonymous ``/var/lib/registry`` volume.
+    """
+    image = require_assets().registry_image  # fluxchaos/registry:v3.1.2 (registry:3 online)
+    docker_client = docker.from_env(timeout=30)
+    container = docker_client.containers.run(
+        image, detach=True, ports={"5000/tcp": ("127.0.0.1", None)},
         environment={"REGISTRY_STORAGE_DELETE_ENABLED": "true"},
-        labels={"fluxchaos.test": "registry"})
-    url = f"http://127.0.0.1:{port}"
+        labels={LABEL_MANAGED: "true", LABEL_RUN: f"test-registry-{secrets.token_hex(4)}",
+                LABEL_ROLE: "registry"})
     try:
-        wait_until_up(url, deadline=30)
+        container.reload()
+        port = container.ports["5000/tcp"][0]["HostPort"]
+        url = f"http://127.0.0.1:{port}"
+        with RegistryClient(url, timeout=2) as probe:
+            try:
+                _answers(probe)
+            except tenacity.RetryError:
+                container.reload()
+                pytest.fail(f"{image} did not answer {url}/v2/ within 30s ({container.status}): "
+                            f"{container.logs(tail=5).decode(errors='replace')}")
         yield url
     finally:
-        container.remove(force=True)
-
-
-@pytest.fixture(params=["distribution-2.8-debian", "fluxchaos-registry-image"])
-def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    external = os.environ.get("FLUXCHAOS_TEST_REGISTRY_URL")
-    if external and request.param == "distribution-2.8-debian":
-        yield external
-        return
-    if request.param == "distribution-2.8-debian":
-        yield from _debian_registry(tmp_path)
-    else:
-        yield from _image_registry()
+        container.remove(force=True, v=True)
+        docker_client.close()
 
 
 @pytest.fixture
@@ -154,6 +98,7 @@ def client(registry_url: str) -> Iterator[RegistryClient]:
         yield c
 
 
+@pytest.mark.docker
 def test_ping_push_list_delete(client: RegistryClient) -> None:
     client.ping()
     assert client.is_up()
@@ -174,6 +119,7 @@ def test_ping_push_list_delete(client: RegistryClient) -> None:
     assert sorted(client.list_tags("app/podinfo")) == ["1.0.0", "1.1.0"]
 
 
+@pytest.mark.docker
 def test_digests_unique_per_repository_and_tag(client: RegistryClient) -> None:
     digests = {
         client.push_tag("a/one", "v1"),
@@ -194,6 +140,7 @@ def test_digests_unique_per_repository_and_tag(client: RegistryClient) -> None:
     assert sorted(client.list_tags("a/two")) == ["v1", "v2"]
 
 
+@pytest.mark.docker
 def test_shared_digest_delete_removes_both_tags(client: RegistryClient, registry_url: str) -> None:
     """Why digests must be unique: a registry deletes manifests, not tags."""
     client.push_tag("shared/app", "a")
@@ -207,6 +154,7 @@ def test_shared_digest_delete_removes_both_tags(client: RegistryClient, registry
     assert client.list_tags("shared/app") == []
 
 
+@pytest.mark.docker
 def test_pagination_150_tags(registry_url: str) -> None:
     gets: list[RequestRecord] = []
 
@@ -220,24 +168,21 @@ def test_pagination_150_tags(registry_url: str) -> None:
         assert len(digests) == 150
         listed = c.list_tags("paged/app")
         assert sorted(listed) == sorted(tags) and len(listed) == 150
-    # distribution 2.8 ignores ?n= on tags/list (pagination came with v3); then the
-    # whole list arrives in one page and there is no Link header to follow.
+    # distribution v3 honours ?n= and links the next page
     probe = requests.get(f"{registry_url}/v2/paged/app/tags/list?n=40", timeout=10)
-    paginates = "Link" in probe.headers
-    if paginates:
-        assert len(probe.json()["tags"]) == 40
-        assert len(gets) == 2, "150 tags at n=100 take two pages (Link header)"
-    else:
-        assert len(probe.json()["tags"]) == 150 and len(gets) == 1
+    assert len(probe.json()["tags"]) == 40
+    assert probe.headers["Link"].endswith('rel="next"')
+    assert len(gets) == 2, "150 tags at n=100 take two pages (Link header)"
     gets.clear()
     with RegistryClient(registry_url, page_size=40, on_request=hook) as c:
         assert sorted(c.list_tags("paged/app")) == sorted(tags)
-        assert len(gets) == (4 if paginates else 1)
+        assert len(gets) == 4
     gets.clear()
     with RegistryClient(registry_url, page_size=None, on_request=hook) as c:
         assert sorted(c.list_tags("paged/app")) == sorted(tags)
 
 
+@pytest.mark.docker
 def test_go_containerregistry_listing_semantics(client: RegistryClient, registry_url: str) -> None:
     """What IRC's scan does: GET /v2/<repo>/tags/list, then (digest reflection) HEAD."""
     digest = client.push_tag("ggcr/app", "v1.2.3")
@@ -262,6 +207,7 @@ def test_go_containerregistry_listing_semantics(client: RegistryClient, registry
     assert config["rootfs"]["type"] == "layers"
 
 
+@pytest.mark.docker
 def test_delete_missing_tag_is_a_404_error(client: RegistryClient) -> None:
     client.push_tag("missing/app", "v1")
     with pytest.raises(RegistryError, match="tag not found") as info:

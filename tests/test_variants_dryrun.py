@@ -14,20 +14,18 @@ the test build them).
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
-from realenv import assets_reason, docker_reason
+from realenv import FLUX_VERSION, require_assets
 
 from pytest_fluxchaos.kube import KubeError
 from pytest_fluxchaos.variants import PRESETS, SHARED_CLAIM, Variant, resolve
 
 pytestmark = pytest.mark.docker
 
-FLUX_VERSION = os.environ.get("FLUXCHAOS_TEST_FLUX_VERSION", "2.9.4")
 
 CUSTOM: dict[str, Variant] = {v.name: v for v in (
     Variant(name="fast-election", base="ha-emptydir",
@@ -53,9 +51,7 @@ CUSTOM: dict[str, Variant] = {v.name: v for v in (
 @pytest.fixture(scope="module")
 def env(fluxchaos_session: Any) -> Any:
     """The session's docker environment with the IRC CRDs installed."""
-    reason = docker_reason() or assets_reason(FLUX_VERSION)
-    if reason:
-        pytest.skip(reason)
+    require_assets(FLUX_VERSION)
     environment = fluxchaos_session.environment(FLUX_VERSION, backend="docker")
     crds = sorted((Path(environment.manifests_dir) / "crds").glob("*.y*ml"))
     assert crds, f"no CRDs in {environment.manifests_dir}"

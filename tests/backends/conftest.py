@@ -1,40 +1,11 @@
-"""Shared fixtures of the backend tests.
-
-Tests that need a Docker engine are marked ``docker`` and skipped (with the reason)
-only when the engine cannot be reached; tests that need the built images skip with
-the command that builds them.
-"""
+"""Shared fixtures of the backend tests (the ``docker`` marker is enforced in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
-from realenv import docker_reason
-
-_DOCKER_REASON: list[str | None] = []
-
-
-def docker_unavailable() -> str | None:
-    if not _DOCKER_REASON:
-        _DOCKER_REASON.append(docker_reason())
-    return _DOCKER_REASON[0]
-
-
-_HERE = Path(__file__).resolve().parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if _HERE not in Path(str(item.path)).resolve().parents:
-            continue  # only this directory's tests
-        if item.get_closest_marker("docker") is not None:
-            reason = docker_unavailable()
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
-
 
 # A Deployment shaped like image-reflector-controller's (written for the tests).
 _DEPLOYMENT: dict[str, Any] = {

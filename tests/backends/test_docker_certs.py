@@ -35,7 +35,7 @@ def test_apiserver_serving_cert_sans(pki: ControlPlanePKI) -> None:
 def test_chains_verify(pki: ControlPlanePKI) -> None:
     verify_chain(pki.apiserver.cert_pem, pki.ca.cert_pem)
     verify_chain(pki.admin.cert_pem, pki.client_ca.cert_pem)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="Issuer certificate subject does not match"):
         verify_chain(pki.admin.cert_pem, pki.ca.cert_pem)  # separate client CA
 
 

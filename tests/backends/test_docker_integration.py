@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import yaml
+from realenv import FLUX_VERSION, require_assets
 
 from pytest_fluxchaos.backends.base import Backend
 from pytest_fluxchaos.domain import BackendError, InstallRequest
@@ -26,7 +28,6 @@ from pytest_fluxchaos.backends.docker.supervisor import LABEL_MANAGED, LABEL_RUN
 
 pytestmark = pytest.mark.docker
 
-FLUX_VERSION = os.environ.get("FLUXCHAOS_TEST_FLUX_VERSION", "2.9.4")
 FAST_ELECTION = [
     "--leader-election-lease-duration=8s",
     "--leader-election-renew-deadline=5s",
@@ -34,30 +35,7 @@ FAST_ELECTION = [
 ]
 
 
-def _assets() -> Any:
-    try:
-        from pytest_fluxchaos.assets import ensure_assets, resolve_irc_version
-        from pytest_fluxchaos.assets.build import Builder, default_cache_dir
-    except ImportError as exc:  # pragma: no cover - the assets package is someone else's
-        pytest.skip(f"pytest_fluxchaos.assets unavailable: {exc}")
-    if os.environ.get("FLUXCHAOS_TEST_BUILD_ASSETS") == "1":
-        return ensure_assets(FLUX_VERSION, progress=lambda m: None)
-    irc, flux = resolve_irc_version(FLUX_VERSION)
-    try:  # a warm-cache lookup only: never start a 20-minute build from a test
-        warm = Builder(default_cache_dir(), lambda m: None).warm(irc, flux, ("offline-build", "online"))
-    except Exception as exc:  # noqa: BLE001 - the assets internals moved: say so
-        pytest.skip(f"cannot check the assets cache ({exc}); set FLUXCHAOS_TEST_BUILD_ASSETS=1")
-    if warm is None:
-        pytest.skip(
-            f"images for Flux {FLUX_VERSION} are not built; run `python -m pytest_fluxchaos.assets build` "
-            "(or set FLUXCHAOS_TEST_BUILD_ASSETS=1)"
-        )
-    return warm
-
-
-def _docker():
-    import docker
-
+def _docker() -> docker.DockerClient:
     return docker.from_env()
 
 
@@ -99,7 +77,7 @@ def _report(label: str, value: float) -> None:
 
 @pytest.fixture(scope="module")
 def assets() -> Any:
-    return _assets()
+    return require_assets(FLUX_VERSION)
 
 
 @pytest.fixture(scope="module")
@@ -349,8 +327,9 @@ def test_delete_pod_gets_fresh_data(backend: DockerBackend, ha: str) -> None:
 def test_registry_outage_keeps_data_and_port(backend: DockerBackend) -> None:
     reg = backend.registry()
     backend.registry_outage(True)
-    with pytest.raises(Exception):
+    with pytest.raises(urllib.error.URLError) as down:  # stopped: the published port is gone
         urllib.request.urlopen(reg.host_url + "/v2/", timeout=2)
+    assert isinstance(down.value.reason, ConnectionRefusedError), down.value
     backend.registry_outage(False)
     assert backend.registry() == reg
     with urllib.request.urlopen(reg.host_url + "/v2/", timeout=5) as resp:

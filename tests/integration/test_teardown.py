@@ -33,8 +33,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import tenacity
+from realenv import require_assets
 
 from pytest_fluxchaos.assets.build import default_cache_dir
 from pytest_fluxchaos.backends.docker.supervisor import LABEL_MANAGED, LABEL_ROLE, LABEL_RUN
@@ -89,24 +91,10 @@ LONG_SUITE = SUITE_HEAD.format(name="long") + f"""\
 
 
 @pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"Docker engine not reachable: {' '.join(str(exc).split())[:160]}")
-    try:
-        from pytest_fluxchaos.assets import resolve_irc_version
-        from pytest_fluxchaos.assets.build import Builder
-
-        irc, flux = resolve_irc_version(FLUX_VERSION)
-        warm = Builder(ASSET_CACHE, lambda m: None).warm(irc, flux, ("offline-build", "online"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"cannot check the assets cache ({exc})")
-    if warm is None:
-        pytest.skip(f"images for Flux {FLUX_VERSION} are not built (python -m pytest_fluxchaos.assets build)")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The engine (the docker marker skips when it does not answer), once the images are built."""
+    require_assets(FLUX_VERSION)
+    client = docker.from_env(timeout=60)
     yield client
     client.close()
 

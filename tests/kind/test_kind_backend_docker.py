@@ -16,15 +16,14 @@ so the wait for a Ready controller pod ends in the backend's diagnosis.
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from realenv import FLUX_VERSION, require_assets
 
-from realenv import assets_reason, docker_reason
 from pytest_fluxchaos.domain import BackendError, InstallRequest
 from pytest_fluxchaos.backends.kind import ForeignClusterError, KindBackend, KindOptions
 from pytest_fluxchaos.backends.kind.guard import OWNER_CONFIGMAP
@@ -32,7 +31,6 @@ from pytest_fluxchaos.variants import render, resolve
 
 pytestmark = pytest.mark.docker
 
-FLUX_VERSION = os.environ.get("FLUXCHAOS_TEST_FLUX_VERSION", "2.9.4")
 NODE_BASE = "fluxchaos/debian:bookworm"
 
 FAKE_KIND = r"""#!/bin/sh
@@ -77,11 +75,9 @@ def _docker(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def env(fluxchaos_session: Any) -> Any:
-    reason = docker_reason() or assets_reason(FLUX_VERSION)
-    if reason:
-        pytest.skip(reason)
-    if _docker("image", "inspect", NODE_BASE).returncode != 0:
-        pytest.skip(f"{NODE_BASE} not built; run `python -m pytest_fluxchaos.assets build`")
+    require_assets(FLUX_VERSION)  # the set includes the node base image (built with it)
+    inspect = _docker("image", "inspect", NODE_BASE)
+    assert inspect.returncode == 0, f"{NODE_BASE} missing from a built asset set: {inspect.stderr}"
     return fluxchaos_session.environment(FLUX_VERSION, backend="docker")
 
 
@@ -233,4 +229,4 @@ def test_keep_then_reuse_then_foreign_refusal(env: Any, fake_kind: tuple[Path, P
             if b is not None:
                 b.keep = False
         subprocess.run([str(kind), "delete", "cluster", f"--name={name}"], capture_output=True)
-        _docker("rm", "-f", f"{name}-registry")
+        _docker("rm", "-f", "-v", f"{name}-registry")  # with its /var/lib/registry volume

@@ -32,6 +32,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from realenv import docker_reason
 
 from pytest_fluxchaos.backends.kind.options import KIND_VERSION, NODE_IMAGE, KindOptions, resolve_kind_binary
 
@@ -73,11 +74,10 @@ def _skip_reason() -> str | None:
     kind = _kind_binary()
     if kind is None or not kind.exists():
         return f"no kind binary (PATH, --kind-bin, FLUXCHAOS_KIND_BIN); {HOWTO}"
-    if shutil.which("docker") is None:
-        return f"no docker CLI; {HOWTO}"
+    docker = docker_reason()
+    if docker is not None:
+        return docker  # the docker marker's one reason
     try:
-        if _run(["docker", "version", "--format", "{{.Server.Version}}"]).returncode != 0:
-            return f"Docker engine not reachable; {HOWTO}"
         have_image = _run(["docker", "image", "inspect", NODE]).returncode == 0
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"docker unusable ({exc}); {HOWTO}"
@@ -92,7 +92,7 @@ def _skip_reason() -> str | None:
 
 
 REASON = _skip_reason()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+pytestmark = [pytest.mark.docker, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 
 def test_4984_suite_on_kind(pytester: pytest.Pytester, tmp_path: Path,
@@ -131,6 +131,6 @@ def test_4984_suite_on_kind(pytester: pytest.Pytester, tmp_path: Path,
         if cluster in clusters:
             _run([str(kind), "delete", "cluster", "--name", cluster], timeout=300)
         if leftover_registry:
-            _run(["docker", "rm", "-f", f"{cluster}-registry"])
+            _run(["docker", "rm", "-f", "-v", f"{cluster}-registry"])
     assert cluster not in clusters, "the plugin left its kind cluster behind"
     assert not leftover_registry, "the plugin left its registry container behind"

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from realenv import require_assets
 
 from kindfakes import FakeKube, pod
 from pytest_fluxchaos.backends.kind import KindBackend, KindOptions
@@ -29,7 +32,6 @@ from pytest_fluxchaos.faults.oom_helper import SCRIPT, parse_report
 
 pytestmark = pytest.mark.docker
 
-IMAGE = "fluxchaos/stress:bookworm"
 LIMIT = 64 * 1024 * 1024
 
 SETUP = r"""
@@ -68,29 +70,42 @@ def _docker(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, **kw)
 
 
+CAP_SYS_RESOURCE = 24  # linux/capability.h
+
+
+class Node(NamedTuple):
+    name: str
+    privileged: bool  # started --privileged (all the capabilities the engine holds)
+
+
+def _has_cap_sys_resource(node: str) -> bool:
+    """Whether a process in the node may lower oom_score_adj (from its effective capabilities)."""
+    status = _docker("exec", node, "grep", "^CapEff:", "/proc/self/status")
+    assert status.returncode == 0, status.stderr
+    return bool(int(status.stdout.split()[1], 16) >> CAP_SYS_RESOURCE & 1)
+
+
 @pytest.fixture
-def node():
-    try:
-        if _docker("image", "inspect", IMAGE).returncode != 0:
-            pytest.skip(f"{IMAGE} not built; run `python -m pytest_fluxchaos.assets build`")
-    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"docker CLI unusable: {exc}")
+def nodelike() -> Iterator[Node]:
+    image = require_assets().stress_image  # fluxchaos/stress:bookworm, built with the asset set
     name = f"fluxchaos-nodelike-{secrets.token_hex(3)}"
     common = ["run", "-d", "--cgroupns=private", "--name", name, "--label", "io.fluxchaos.managed=true"]
-    run = _docker(*common, "--privileged", IMAGE, "sleep", "infinity")
-    if run.returncode != 0:  # e.g. an engine without CAP_SYS_RESOURCE: the closest we can get
+    run = _docker(*common, "--privileged", image, "sleep", "infinity")
+    privileged = run.returncode == 0
+    if not privileged:  # e.g. an engine without CAP_SYS_RESOURCE: the closest we can get
         _docker("rm", "-f", name)
         run = _docker(*common, "--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined",
-                      IMAGE, "sleep", "infinity")
+                      image, "sleep", "infinity")
     if run.returncode != 0:
         pytest.skip(f"cannot start a --cgroupns=private container with SYS_ADMIN: {run.stderr.strip()[:200]}")
     try:
-        yield name
+        yield Node(name, privileged)
     finally:
         _docker("rm", "-f", name)
 
 
-def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str, tmp_path: Path) -> None:
+def test_oom_helper_kills_the_victim_inside_a_node_like_container(nodelike: Node, tmp_path: Path) -> None:
+    node = nodelike.name
     setup = _docker("exec", node, "sh", "-c", SETUP)
     assert setup.returncode == 0, setup.stderr
     pid = int(setup.stdout.split()[-1])
@@ -108,9 +123,10 @@ def test_oom_helper_kills_the_victim_inside_a_node_like_container(node: str, tmp
     assert report.cgroup == expected.directory("")  # the helper reports the path below CG
     assert report.cgroup_version == expected.version
     assert report.limit == LIMIT
-    # A privileged node may set the hog's oom_score_adj to -1000; without CAP_SYS_RESOURCE
-    # the helper raises the victim's to 1000 instead. Either way the victim must die.
-    assert report.hog_protected in (False, True)
+    # A node holding CAP_SYS_RESOURCE sets the hog's oom_score_adj to -1000; without it
+    # (--privileged grants only what the engine itself holds) the helper raises the
+    # victim's to 1000 instead. Either way the victim must die.
+    assert report.hog_protected is _has_cap_sys_resource(node), report
     assert report.victim == "controller", report  # the kernel chose the victim, not the hog
     assert (report.kernel_oom_kills or 0) >= 1
     gone = _docker("exec", node, "sh", "-c", f"test -d /proc/{pid} && awk '{{print $3}}' /proc/{pid}/stat")

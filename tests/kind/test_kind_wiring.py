@@ -10,6 +10,9 @@ import pytest
 import yaml
 
 from kindfakes import pod
+from realenv import not_built
+
+from pytest_fluxchaos.assets import default_cache_dir
 from pytest_fluxchaos.domain import BackendError, PodStatus
 from pytest_fluxchaos.backends.kind import commands as cmd
 from pytest_fluxchaos.backends.kind.manifests import (claim_names, crd_files, leader_election_enabled,
@@ -168,10 +171,12 @@ def test_rbac_needs_a_cluster_role(tmp_path: Path) -> None:
         crd_files(tmp_path)
 
 
-@pytest.mark.skipif(not (Path.home() / ".cache/fluxchaos/irc/v1.2.4/rbac").is_dir(),
-                    reason="IRC v1.2.4 manifests not in the assets cache")
+RELEASE_MANIFESTS = default_cache_dir() / "irc" / "v1.2.4"  # written by the asset build (Flux 2.9.4)
+
+
+@pytest.mark.skipif(not (RELEASE_MANIFESTS / "rbac").is_dir(), reason=not_built("2.9.4"))
 def test_rbac_objects_from_the_real_release_manifests() -> None:
-    objs = rbac_objects(Path.home() / ".cache/fluxchaos/irc/v1.2.4", "ns", "image-reflector-controller")
+    objs = rbac_objects(RELEASE_MANIFESTS, "ns", "image-reflector-controller")
     names = {(o["kind"], o["metadata"]["name"]) for o in objs}
     assert ("ClusterRole", "image-reflector-manager-role") in names
     assert ("Role", "image-reflector-leader-election-role") in names

@@ -40,9 +40,11 @@ def test_failover_regresses_on_ha_and_not_on_single(project: pytest.Pytester) ->
     kinds = {json.loads(line)["kind"] for line in history.read_text().splitlines()}
     assert {"op", "fault", "policy-latest", "lease-holder", "pod-state"} <= kinds
 
-    props = {p.get("name"): p.get("value") for p in ET.parse(project.path / "junit.xml").iter("property")}
-    assert props["fluxchaos.no-regression"] in ("true", "false")
-    assert "fluxchaos.faults_confirmed" in props
+    props = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ET.parse(project.path / "junit.xml").iter("testcase")}
+    assert props["stale-failover[ha-emptydir]"]["fluxchaos.no-regression"] == "false"
+    assert props["stale-failover[single]"]["fluxchaos.no-regression"] == "true"
+    assert "fluxchaos.faults_confirmed" in props["stale-failover[ha-emptydir]"]
 
 
 def test_unexpected_regression_fails_with_a_story(project: pytest.Pytester) -> None:

@@ -72,7 +72,11 @@ CASES = [
      "        repository: app\n        filterTags: {pattern: '(unclosed'}\n        policy:", 15,
      "scenarios.0.policies.0.policy: failed to filter tags: invalid regular expression"),
     ("scenarios missing", None, "suite: empty\n", 1, "scenarios: required key is missing"),
-    ("not a mapping", None, "- just\n- a list\n", 1, "expected a mapping with a 'scenarios' list"),
+    ("not a mapping", None, "- just\n- a list\n", 1, "expected a mapping with a 'scenarios' list, got a list"),
+    ("empty file", None, "", 1, "expected a mapping with a 'scenarios' list, got an empty file"),
+    ("only a comment", None, "# nothing yet\n", 1, "expected a mapping with a 'scenarios' list, got an empty file"),
+    ("a scalar", None, "just text\n", 1, "expected a mapping with a 'scenarios' list, got a scalar"),
+    ("control character", "    images:", "    images: \x07", 4, "invalid YAML: unacceptable character #x0007"),
 ]
 
 
@@ -92,6 +96,31 @@ def test_malformed_suite_gives_one_located_error(tmp_path: Path, name, old, new,
     assert fragment in message, message
 
 
+def _binary(path: Path) -> None:
+    path.write_bytes(b"suite: x\n\xff\xfe\x00\x01\x89PNG\r\n\x1a\n")
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+# (name, how to make the path, expected line or None, expected fragment)
+UNREADABLE = [
+    ("binary bytes", _binary, 2, "not UTF-8 text (byte 0xff at offset 9); a suite is a YAML file"),
+    ("a directory", _directory, None, "cannot read suite: Is a directory"),
+]
+
+
+@pytest.mark.parametrize("name,make,line,fragment", UNREADABLE, ids=[c[0] for c in UNREADABLE])
+def test_unreadable_suite_gives_one_located_error(tmp_path: Path, name, make, line, fragment) -> None:
+    path = tmp_path / "bad.yaml"
+    make(path)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert message == (f"{path}:{line}: {fragment}" if line else f"{path}: {fragment}")
+
+
 def test_good_suite_loads(tmp_path: Path) -> None:
     path = tmp_path / "good.yaml"
     path.write_text(GOOD)
@@ -109,3 +138,47 @@ def test_collection_shows_the_error_without_traceback(pytester: pytest.Pytester)
     assert "bad.yaml:10: scenarios.0.repositories.0.interval: expected a duration" in out
     assert "Traceback" not in out and "pydantic" not in out
     assert result.ret != 0
+
+
+def test_binary_and_empty_suites_are_one_line_each_at_collection(pytester: pytest.Pytester) -> None:
+    """No INTERNALERROR: each bad file is one ``file:line: ...`` collection error; a directory
+    named like a suite is just a directory, and the good suite next to them still collects."""
+    suites = pytester.mkdir("suites")
+    _binary(suites / "binary.yaml")
+    (suites / "empty.yaml").write_text("")
+    (suites / "list.yaml").write_text("- a\n- b\n")
+    _directory(suites / "dir.yaml")
+    (suites / "good.yaml").write_text(GOOD)
+    result = pytester.runpytest("--collect-only", "-q", "suites/")
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out and "Traceback" not in out, out
+    result.stdout.fnmatch_lines_random([
+        f"{suites / 'binary.yaml'}:2: not UTF-8 text (byte 0xff at offset 9); a suite is a YAML file",
+        f"{suites / 'empty.yaml'}:1: expected a mapping with a 'scenarios' list, got an empty file",
+        f"{suites / 'list.yaml'}:1: expected a mapping with a 'scenarios' list, got a list",
+        "*suites/good.yaml::demo[[]single[]]*",
+    ])
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # collection errors stop the run
+
+
+def test_an_unexpected_collection_error_is_reported_not_internal(pytester: pytest.Pytester) -> None:
+    """A bug while collecting a suite (not a SuiteError) is an ordinary collection error."""
+    pytester.makeconftest("""
+        import pytest_fluxchaos.plugin as plugin
+
+        def pytest_configure(config):
+            original = plugin.load_suite
+
+            def broken(path):
+                raise RuntimeError("boom in load_suite")
+
+            plugin.load_suite = broken
+            config.add_cleanup(lambda: setattr(plugin, "load_suite", original))
+    """)
+    pytester.mkdir("suites")
+    (pytester.path / "suites" / "good.yaml").write_text(GOOD)
+    result = pytester.runpytest("--collect-only", "-q", "suites/")
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out, out
+    result.stdout.fnmatch_lines(["*ERROR collecting suites/good.yaml*", "*RuntimeError: boom in load_suite*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
