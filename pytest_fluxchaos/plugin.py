@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest._code.code import TerminalRepr
 
 from . import hooks
 from .progress import ResultLines
 from .report import FailureReport
+from .runner import RunResult
 from .session import RUNNER_KEY, SESSION_PLUGIN, FluxChaosSession, RunRequest, ScenarioRunner
 from .settings import add_options, load_settings
 from .suite import Suite, SuiteError, SuiteIssue, load_suite
@@ -104,7 +106,8 @@ class SuiteFile(pytest.File):
                         self, name=f"{scenario.name}[{label}]", suite=suite,
                         scenario_name=scenario.name, variant=variant, flux_version=version)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, SuiteError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)  # Collector.repr_failure takes no style
@@ -127,7 +130,7 @@ class ScenarioItem(pytest.Item):
         self.variant = variant
         self.flux_version = flux_version
         self.add_marker(pytest.mark.fluxchaos_suite)
-        self.result = None
+        self.result: RunResult | None = None
         self.request = RunRequest(
             scenario=self.scenario, variant=variant, custom_variants=suite.variants,
             flux_version=flux_version, nodeid=self.nodeid,
@@ -142,7 +145,8 @@ class ScenarioItem(pytest.Item):
         if not result.passed:
             raise ScenarioFailed(report)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | TerminalRepr:
         from .session import EnvironmentUnavailable
 
         if isinstance(excinfo.value, ScenarioFailed):

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from .checkers import CHECKER_NAMES
 from .environment import Environment, Progress
 from .progress import Progress as TerminalProgress
 from .runner import RunResult, namespace_for, run_scenario
@@ -325,7 +326,7 @@ class FluxChaosSession:
         result.verdicts = {name: Verdict(checker=name, valid=Validity.UNKNOWN,
                                          summary="not run: environment unavailable", story=[error],
                                          data={})
-                           for name in ("no-regression", "converges", "never-stuck", "faults-landed")}
+                           for name in CHECKER_NAMES}
         result.write_artifacts(self.artifacts_dir(request.nodeid))
         self.results.append((request.nodeid, result))
 

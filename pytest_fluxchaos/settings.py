@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -13,7 +13,8 @@ from .durations import parse_duration
 DEFAULT_FLUX_VERSION = "2.9.4"
 
 # name, help, default, ini type (None = string)
-OPTIONS: list[tuple[str, str, Any, str | None]] = [
+IniType = Literal["string", "bool"]
+OPTIONS: list[tuple[str, str, Any, IniType | None]] = [
     ("backend", "where Flux runs: kind (default) or docker", "kind", None),
     ("variants", "comma-separated deployment variants to run (default: each scenario's own "
                  "list; presets: single, ha-emptydir, ha-shared, single-pvc)", None, None),
@@ -62,8 +63,10 @@ def add_options(parser: pytest.Parser) -> None:
         else:
             group.addoption(f"--fluxchaos-{name}", action="store", default=None,
                             dest=dest, metavar=name.split("-")[0].upper(), help=help_text)
-        parser.addini(dest, help_text + " (ini)", type=ini_type or "string",
-                      default=default)
+        if ini_type == "bool":
+            parser.addini(dest, help_text + " (ini)", type="bool", default=default)
+        else:
+            parser.addini(dest, help_text + " (ini)", type="string", default=default)
 
 
 def _raw(config: pytest.Config, name: str) -> Any:

@@ -21,7 +21,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
-from .scenario import CHECKER_NAMES, Bounds, Model, Scenario
+from .checkers import CHECKER_NAMES
+from .scenario import Bounds, Model, Scenario
 from .variants import PRESETS, Variant, VariantError, resolve
 
 Loc = tuple[str | int, ...]
@@ -116,13 +117,14 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 def _pydantic_issues(path: Path, root: Any, exc: ValidationError, prefix: Loc) -> list[SuiteIssue]:
-    errors = []
-    for error in exc.errors():
-        loc = prefix + tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-        errors.append({**error, "loc": loc})
+    errors: list[dict[str, Any]] = []
+    for raw in exc.errors():
+        loc = prefix + tuple(p for p in raw["loc"] if not str(p).startswith("function-"))
+        errors.append({**raw, "loc": loc})
     # A misspelt key shows up twice (unknown key + required key missing): say it once.
     missing = {e["loc"]: e for e in errors if e["type"] == "missing"}
-    merged, dropped = [], set()
+    merged: list[dict[str, Any]] = []
+    dropped: set[Loc] = set()
     for error in errors:
         if error["type"] == "extra_forbidden":
             parent, key = error["loc"][:-1], str(error["loc"][-1])
@@ -133,7 +135,8 @@ def _pydantic_issues(path: Path, root: Any, exc: ValidationError, prefix: Loc) -
                 error = {**error, "msg": f"unknown key; did you mean {close[0]!r}?",
                          "type": "custom"}
         merged.append(error)
-    issues, seen = [], set()
+    issues: list[SuiteIssue] = []
+    seen: set[Loc] = set()
     for error in merged:
         if error["loc"] in dropped and error["type"] == "missing":
             continue
@@ -161,8 +164,8 @@ def load_suite(path: str | Path) -> Suite:
         root = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise SuiteError([SuiteIssue(path, line, f"invalid YAML: {exc.problem or exc.context}")]) from None
+        at = int(mark.line) + 1 if mark else None
+        raise SuiteError([SuiteIssue(path, at, f"invalid YAML: {exc.problem or exc.context}")]) from None
     except ReaderError as exc:  # a character YAML does not allow (a control byte, ...)
         line = text[:exc.position].count("\n") + 1
         raise SuiteError([SuiteIssue(path, line, f"invalid YAML: unacceptable character "
@@ -234,13 +237,16 @@ def check_references(scenario: Scenario, known_variants: dict[str, Any]) -> list
     images = {i.name for i in scenario.images}
     repos = {r.name for r in scenario.repositories}
     policies = {p.name for p in scenario.policies}
-    for kind, items in (("images", scenario.images), ("repositories", scenario.repositories),
-                        ("policies", scenario.policies)):
+    named: tuple[tuple[str, list[str]], ...] = (
+        ("images", [i.name for i in scenario.images]),
+        ("repositories", [r.name for r in scenario.repositories]),
+        ("policies", [p.name for p in scenario.policies]))
+    for kind, names in named:
         seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.name in seen:
-                out.append(((kind, i, "name"), f"{kind}.{i}.name: duplicate name {item.name!r}"))
-            seen.add(item.name)
+        for i, name in enumerate(names):
+            if name in seen:
+                out.append(((kind, i, "name"), f"{kind}.{i}.name: duplicate name {name!r}"))
+            seen.add(name)
     for i, repo in enumerate(scenario.repositories):
         if repo.image not in images:
             out.append((("repositories", i, "image"),
@@ -290,9 +296,8 @@ def check_references(scenario: Scenario, known_variants: dict[str, Any]) -> list
             if trig.fault is not None and trig.fault not in fault_ids:
                 out.append((("steps", i, "after", "fault"),
                             f"steps.{i}.after.fault: no earlier fault with id {trig.fault!r}"))
-    for variant in scenario.variants or []:
+    for idx, variant in enumerate(scenario.variants or []):
         if variant not in known_variants:
-            idx = scenario.variants.index(variant)
             out.append((("variants", idx), f"variants.{idx}: {_unknown_variant(variant, known_variants)}"))
     for key, verdicts in scenario.expect.items():
         variant = key.split("@", 1)[0]
