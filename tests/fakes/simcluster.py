@@ -306,7 +306,7 @@ class SimEnvironment:
         # The lease names a process (pod + container): a restarted container is a new
         # candidate that must wait for the old lease to expire, like client-go.
         holder_pod = next((p for p in ns.pods if p.name == ns.holder), None)
-        if (holder_pod is not None and holder_pod.running
+        if (holder_pod is not None and holder_pod.running and not holder_pod.frozen
                 and holder_pod.container == ns.observed.get("container")
                 and now - ns.renewed >= ns.lease_duration / 6):
             ns.renewed = now  # renews every retry period, like client-go
@@ -322,7 +322,7 @@ class SimEnvironment:
                 self._emit_lease(ns)
                 for pol in ns.policies.values():
                     pol["pending"] = True  # takeover: every policy reconciles at once
-        leader = next((p for p in ns.pods if p.name == ns.holder and p.running
+        leader = next((p for p in ns.pods if p.name == ns.holder and p.running and not p.frozen
                        and p.container == ns.observed.get("container")), None)
         if leader is None:
             return
