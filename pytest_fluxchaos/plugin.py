@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,6 +22,11 @@ from .session import RUNNER_KEY, SESSION_PLUGIN, FluxChaosSession, RunRequest, S
 from .settings import add_options, load_settings
 from .suite import Suite, SuiteError, SuiteIssue, load_suite
 from .variants import PRESETS
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+
+    from .runner import RunResult
 
 DEFAULT_SUITE_GLOBS = ["suites/*.yaml", "suites/**/*.yaml", "suites/*.yml", "suites/**/*.yml"]
 
@@ -104,7 +109,8 @@ class SuiteFile(pytest.File):
                         self, name=f"{scenario.name}[{label}]", suite=suite,
                         scenario_name=scenario.name, variant=variant, flux_version=version)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, SuiteError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)  # Collector.repr_failure takes no style
@@ -127,7 +133,7 @@ class ScenarioItem(pytest.Item):
         self.variant = variant
         self.flux_version = flux_version
         self.add_marker(pytest.mark.fluxchaos_suite)
-        self.result = None
+        self.result: RunResult | None = None
         self.request = RunRequest(
             scenario=self.scenario, variant=variant, custom_variants=suite.variants,
             flux_version=flux_version, nodeid=self.nodeid,
@@ -142,7 +148,8 @@ class ScenarioItem(pytest.Item):
         if not result.passed:
             raise ScenarioFailed(report)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         from .session import EnvironmentUnavailable
 
         if isinstance(excinfo.value, ScenarioFailed):
