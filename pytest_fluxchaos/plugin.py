@@ -11,10 +11,9 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from _pytest._code.code import TerminalRepr
 
 from . import hooks
 from .progress import ResultLines
@@ -24,6 +23,11 @@ from .session import RUNNER_KEY, SESSION_PLUGIN, FluxChaosSession, RunRequest, S
 from .settings import add_options, load_settings
 from .suite import Suite, SuiteError, SuiteIssue, load_suite
 from .variants import PRESETS
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+
+    from .runner import RunResult
 
 DEFAULT_SUITE_GLOBS = ["suites/*.yaml", "suites/**/*.yaml", "suites/*.yml", "suites/**/*.yml"]
 
@@ -107,7 +111,7 @@ class SuiteFile(pytest.File):
                         scenario_name=scenario.name, variant=variant, flux_version=version)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | TerminalRepr:
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, SuiteError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)  # Collector.repr_failure takes no style
@@ -146,7 +150,7 @@ class ScenarioItem(pytest.Item):
             raise ScenarioFailed(report)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | TerminalRepr:
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         from .session import EnvironmentUnavailable
 
         if isinstance(excinfo.value, ScenarioFailed):

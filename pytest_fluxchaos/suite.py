@@ -157,8 +157,8 @@ def load_suite(path: str | Path) -> Suite:
     except OSError as exc:
         raise SuiteError([SuiteIssue(path, None, f"cannot read suite: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise SuiteError([SuiteIssue(path, line, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+        byte_line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise SuiteError([SuiteIssue(path, byte_line, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
                                                  f"offset {exc.start}); a suite is a YAML file")]) from None
     try:
         root = YAML(typ="rt").load(text)
@@ -167,8 +167,8 @@ def load_suite(path: str | Path) -> Suite:
         at = int(mark.line) + 1 if mark else None
         raise SuiteError([SuiteIssue(path, at, f"invalid YAML: {exc.problem or exc.context}")]) from None
     except ReaderError as exc:  # a character YAML does not allow (a control byte, ...)
-        line = text[:exc.position].count("\n") + 1
-        raise SuiteError([SuiteIssue(path, line, f"invalid YAML: unacceptable character "
+        char_line = text[:exc.position].count("\n") + 1
+        raise SuiteError([SuiteIssue(path, char_line, f"invalid YAML: unacceptable character "
                                                  f"#x{exc.character:04x}")]) from None
     except YAMLError as exc:  # anything else ruamel rejects: still one line
         raise SuiteError([SuiteIssue(path, None, f"invalid YAML: {' '.join(str(exc).split())}")]) from None
