@@ -18,7 +18,6 @@ import pytest
 from . import hooks
 from .progress import ResultLines
 from .report import FailureReport
-from .runner import RunResult
 from .session import RUNNER_KEY, SESSION_PLUGIN, FluxChaosSession, RunRequest, ScenarioRunner
 from .settings import add_options, load_settings
 from .suite import Suite, SuiteError, SuiteIssue, load_suite

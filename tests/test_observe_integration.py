@@ -242,7 +242,7 @@ def test_observes_the_real_controller(backend: Any, assets: Any) -> None:
         # the controller container dies: the poller sees it restart
         pod = backend.pods(ns)[0]
         killed_at = time.monotonic()
-        backend.kill_container(ns, pod.name)
+        backend.signal_container(ns, pod.name)
         # The first restart is immediate (kubelet-like), so a 0.3 s poller may see the
         # terminated state or only the restarted container with its last exit code.
         arrivals.wait(lambda e: isinstance(e, PodState) and e.exit_code == 137

@@ -258,7 +258,7 @@ def test_kill_leader_is_not_oom(backend: DockerBackend, ha: str) -> None:
     lease = backend.kube.wait_lease_holder(ha, timeout=30)
     leader = lease.holder_pod
     before = {p.name: p for p in backend.pods(ha)}[leader]
-    killed = backend.kill_container(ha, leader, "KILL")
+    killed = backend.signal_container(ha, leader, "KILL")
     assert killed == before.container_id
     after = _wait(
         lambda: next((p for p in backend.pods(ha) if p.name == leader and p.container_id != killed
@@ -275,30 +275,39 @@ def test_kill_leader_is_not_oom(backend: DockerBackend, ha: str) -> None:
             time.monotonic() - t0)
 
 
-def test_oom_kill(backend: DockerBackend, ha: str) -> None:
+def test_oom_kill(backend: DockerBackend, ha: str, assets: Any) -> None:
+    """The oom-kill fault module on the docker backend's primitives: a real kernel OOM kill."""
+    from pytest_fluxchaos.backends.kube_environment import KubeEnvironment
+    from pytest_fluxchaos.faults import FaultContext, get
+    from pytest_fluxchaos.history import History
+    from pytest_fluxchaos.scenario import FaultAction
+
     lease = backend.kube.wait_lease_holder(ha, timeout=30)
-    target = next(p for p in backend.pods(ha) if p.name == lease.holder_pod)  # OOM the leader
+    env = KubeEnvironment(backend, irc_version=assets.irc_version, flux_version=assets.flux_version,
+                          manifests_dir=assets.manifests_dir)
+    ctx = FaultContext(env, ha, History(), FaultAction(kind="oom-kill", confirm_timeout=60), lease.holder_pod)
+    oom = get("oom-kill")
     t0 = time.monotonic()
-    ev = backend.oom_kill(ha, target.name, timeout=60)
+    before = oom.before(ctx)
+    evidence = oom.inject(ctx, before)
+    after = oom.after(ctx, before, evidence)
+    verdict = oom.confirm(before, after, evidence)
     elapsed = time.monotonic() - t0
-    print("\n[evidence]", json.dumps({k: v for k, v in ev.items() if k != "helper"}, default=str))
-    print("[evidence] helper:", json.dumps(ev["helper"]))
-    assert ev["confirmed"], ev
-    assert ev["oom_killed"] is True and ev["exit_code"] == 137 and ev["reason"] == "OOMKilled"
-    assert ev["container_id_after"] != ev["container_id_before"]
-    assert ev["restart_count_after"] == ev["restart_count_before"] + 1
-    assert ev["victim"] == "controller" and ev["hog_killed_first"] is False
-    assert ev["kernel_oom_kills"] and ev["kernel_oom_kills"] >= 1
-    assert ev["cgroup"] and ev["container_id_before"] in ev["cgroup"]
-    after = next(p for p in backend.pods(ha) if p.name == target.name)
+    print("\n[evidence]", evidence, "\n[verdict]", verdict)
+    assert verdict.outcome == "ok", verdict
+    assert verdict.facts["oom_confirmed_by"] in ("runtime", "cgroup-counter")
     assert (after.reason, after.exit_code, after.oom_killed, after.state) == ("OOMKilled", 137, True, "running")
+    assert after.container_id != before.container_id
+    assert after.restart_count == before.restart_count + 1
+    report = evidence.report
+    assert report.victim == "controller" and (report.kernel_oom_kills or 0) >= 1
+    assert report.cgroup and before.container_id in report.cgroup
     new = _new_lease_holder(backend, ha, lease.holder_identity)
     assert new.holder_pod in {p.name for p in backend.pods(ha)}
     # The helper is gone.
-    assert not [c for c in _leftovers(backend.run_id)["containers"] if "-oom-" in c]
-    _report("oom_kill: inject -> exit observed (OOMKilled)", ev["exit_detected_s"])
-    _report("oom_kill: inject -> restarted (confirmed)", ev["restart_s"])
-    _report("oom_kill call total", elapsed)
+    assert not [c for c in _leftovers(backend.run_id)["containers"] if "-helper-" in c]
+    _report("oom_kill: inject -> exit observed (OOMKilled)", evidence.exit_detected_s or 0.0)
+    _report("oom_kill: inject -> restart confirmed", elapsed)
 
 
 def test_delete_pod_gets_fresh_data(backend: DockerBackend, ha: str) -> None:
@@ -326,11 +335,11 @@ def test_delete_pod_gets_fresh_data(backend: DockerBackend, ha: str) -> None:
 
 def test_registry_outage_keeps_data_and_port(backend: DockerBackend) -> None:
     reg = backend.registry()
-    backend.registry_outage(True)
+    backend.stop_registry()
     with pytest.raises(urllib.error.URLError) as down:  # stopped: the published port is gone
         urllib.request.urlopen(reg.host_url + "/v2/", timeout=2)
     assert isinstance(down.value.reason, ConnectionRefusedError), down.value
-    backend.registry_outage(False)
+    backend.start_registry()
     assert backend.registry() == reg
     with urllib.request.urlopen(reg.host_url + "/v2/", timeout=5) as resp:
         assert resp.status == 200
