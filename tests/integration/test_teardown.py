@@ -285,6 +285,28 @@ class InnerRun:
                         out["volumes"].append(f"{v['Name']} (labels={v.get('Labels')})")
         return out
 
+    def anonymous_volumes_left(self) -> list[str]:
+        """Volumes Docker made for our containers without a name (an image's VOLUME, e.g.
+        the registry's /var/lib/registry) that still exist: removing a container without
+        ``v=True`` leaks them, and no label or name prefix would find them."""
+        since, until = int(self.t_start) - 1, int(time.time()) + 1
+        ours: set[str] = set()
+        for rid in self.run_ids:
+            for ev in self.client.events(since=since, until=until, decode=True,
+                                         filters={"type": "container", "event": "create",
+                                                  "label": f"{LABEL_RUN}={rid}"}):
+                ours.add(ev["Actor"]["ID"])
+        mounted: dict[str, str] = {}
+        for ev in self.client.events(since=since, until=until, decode=True,
+                                     filters={"type": "volume", "event": "mount"}):
+            attrs = ev["Actor"]["Attributes"]
+            if attrs.get("container") in ours:
+                mounted[ev["Actor"]["ID"]] = attrs["container"][:12]
+        existing = {v["Name"] for v in (self.client.api.volumes() or {}).get("Volumes") or []}
+        prefixes = tuple(f"fluxchaos-{rid}-" for rid in self.run_ids)
+        return sorted(f"{name} (mounted by container {cid})" for name, cid in mounted.items()
+                      if name in existing and not name.startswith(prefixes))
+
     def run_dirs_left(self) -> list[str]:
         return sorted(p.name for p in self.tmpdir.glob("fluxchaos-*"))
 
@@ -304,6 +326,7 @@ def assert_nothing_left(run: InnerRun, kinds: tuple[str, ...] = ("containers", "
         f"run {sorted(run.run_ids)} left Docker objects behind:\n{_describe(left)}\n"
         f"--- inner pytest output (tail) ---\n{run.tail(60)}")
     assert run.run_dirs_left() == [], f"run directories left in {run.tmpdir}: {run.run_dirs_left()}"
+    assert run.anonymous_volumes_left() == [], "anonymous volumes left behind (a container removed without v=True)"
 
 
 @pytest.fixture
