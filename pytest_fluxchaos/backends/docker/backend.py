@@ -26,7 +26,7 @@ from typing import Any
 from ...domain import (BackendError, ClusterAccess, ContainerProcess, HelperResult, InstallRequest, PodStatus,
                        RegistryEndpoint, one_line)
 from ..install_manifests import crd_files
-from . import lifecycle
+from .. import exit_hooks
 from .backoff import BackoffPolicy
 from .cleanup import remove_labelled
 from .client import ASSETS_HINT, Containers, connect_docker
@@ -156,7 +156,7 @@ class DockerBackend:
                 return
             t0 = time.monotonic()
             self._docker = connect_docker()
-            lifecycle.track(self, signals=self._signals)
+            exit_hooks.track(self, signals=self._signals)
             try:
                 self._provision(progress, t0)
             except BaseException:
@@ -356,7 +356,7 @@ class DockerBackend:
             self._crds_applied = False
             if self._runtime is not None:
                 self._runtime.namespaces.clear()
-            lifecycle.untrack(self)
+            exit_hooks.untrack(self)
             if self._own_run_dir and not self._keep_run_dir and self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)
                 self._run_dir = None

@@ -1,4 +1,4 @@
-"""Signal-safe cleanup of live docker backends: atexit and SIGTERM/SIGHUP sweeps.
+"""Signal-safe cleanup of live backends (docker and kind): atexit and SIGTERM/SIGHUP sweeps.
 
 A failed or interrupted run must still remove every container, network and volume it
 made; :func:`track` registers a backend so the sweep finds it even when pytest's own
