@@ -69,6 +69,7 @@ class KindBackend:
         self.kind_version: tuple[int, int, int] | None = None
         self.plan: ClusterPlan | None = None
         self.network = "kind"
+        self.network_preexisted = True  # only a run that creates a cluster may remove it
         self.nodes: list[str] = []
         self.irc_image: str | None = getattr(assets, "irc_image", None)
         self._cluster: Any = None
@@ -134,6 +135,10 @@ class KindBackend:
         self.plan = setup.plan_for(self.run, tool.path, self.cluster_name, self.kubeconfig_path,
                                    self.marker_reader, self.allow_cluster)
         if self.plan.action == "create":
+            # kind keeps its "kind" network after `kind delete cluster`: teardown removes it
+            # again if this run made it (and nothing else uses it by then).
+            self.network_preexisted = self.run(cmd.inspect_network("kind"), timeout=30,
+                                               check=False).returncode == 0
             setup.ensure_node_image(self.run, self.options.node_image, offline=self.offline, progress=progress)
         return self.plan
 

@@ -154,6 +154,10 @@ def inspect_container(name: str, template: str) -> list[str]:
     return [DOCKER, "inspect", "--type", "container", "-f", template, name]
 
 
+def inspect_network(name: str) -> list[str]:
+    return [DOCKER, "network", "inspect", "-f", "{{.Id}}", name]
+
+
 def inspect_image(ref: str) -> list[str]:
     return [DOCKER, "image", "inspect", "-f", "{{.Id}}", ref]
 

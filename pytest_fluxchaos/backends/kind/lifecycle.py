@@ -93,6 +93,8 @@ def teardown(b: KindBackend) -> None:
             export_logs(b.run, b.kind_path, b.cluster_name, b.export_logs_to)
         delete_cluster(b._cluster, b.run, b.kind_path, b.cluster_name)
         b.registry_container.remove()
+        if not b.network_preexisted:
+            remove_network_if_unused(b.run, "kind")
     else:  # an allowed foreign cluster: never deleted, only our additions removed
         if b._kube is not None:
             for ns in b.pod_view.namespaces():
@@ -149,6 +151,16 @@ def delete_cluster(cluster: Any, run: Callable[..., cmd.Result], kind: Path | No
         if not by_cli():
             log.warning("fluxchaos: could not delete kind cluster %s (%s); run: kind delete cluster --name %s",
                         name, one_line(exc, 120), name)
+
+
+def remove_network_if_unused(run: Callable[..., cmd.Result], name: str) -> None:
+    """``docker network rm`` unless a container (another cluster, someone's) still uses it."""
+    try:
+        used = run([cmd.DOCKER, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", name], timeout=30, check=False)
+        if used.returncode == 0 and not used.stdout.strip():
+            run([cmd.DOCKER, "network", "rm", name], timeout=60, check=False)
+    except BaseException:  # noqa: BLE001 - teardown: best effort
+        pass
 
 
 def remove_run_dir(path: Path | None) -> None:
