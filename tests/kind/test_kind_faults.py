@@ -179,6 +179,7 @@ def test_freeze_and_thaw_use_containerds_task_pause(tmp_path: Path) -> None:
     # the container, and the pod's current container is a new, running one.
     runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: cannot resume a running process"))
     assert b.freeze("ns", "irc-a", False) == "c1"
+    runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: task c1 not found: not found"))
     with pytest.raises(BackendError, match="^freezing ns/irc-a failed: ctr: task c1 not found: not found$"):
         b.freeze("ns", "irc-a", True)
     runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: connection refused"))
