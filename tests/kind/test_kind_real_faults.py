@@ -82,7 +82,22 @@ def world() -> Iterator[Any]:
                     if n.startswith(cluster)], "containers of the cluster left behind"
 
 
+def settled(world: Any) -> None:
+    """Every pod runs a live process (after a kept-down OOM kill the kubelet may still be
+    restarting the frozen container its liveness probe gave up on)."""
+    def live() -> bool:
+        pods = world.env.pods(world.ns)
+        try:
+            return len(pods) == 2 and all(p.state == "running" and world.env.backend.container_process(
+                world.ns, p.name).pid > 0 for p in pods)
+        except Exception:  # noqa: BLE001 - not yet
+            return False
+
+    wait_until(live, 180, what="both pods to run a live controller process", interval=1.0)
+
+
 def confirmed(world: Any, action: FaultAction) -> dict[str, Any]:
+    settled(world)
     fault = world.nemesis.inject(action)
     phases = {e.phase: e for e in world.history.of(Fault) if e.fault_id == fault.fault_id}
     confirm = phases["confirm"]
@@ -101,12 +116,17 @@ def test_oom_kill_with_keep_down_on_the_real_kubelet(world: Any) -> None:
     leader = world.env.leader(world.ns)
     got = confirmed(world, FaultAction(kind="oom-kill", target="leader", keep_down=True))
     facts = got["confirm"]
-    assert (facts["exit_code"], facts["oom_killed"], facts["oom_confirmed_by"]) == (137, True, "runtime")
-    assert facts["reason"] == "OOMKilled" and facts["new_container_id"] != facts["old_container_id"]
-    assert facts["victim"] == "controller" and facts["kernel_oom_kills"] >= 1  # the cgroup's counter too
+    assert facts["exit_code"] == 137 and facts["new_container_id"] != facts["old_container_id"]
+    # The kernel's verdict is always read from the pod's memory cgroup (oom_kill counter).
+    assert facts["victim"] == "controller" and facts["kernel_oom_kills"] >= 1
     assert facts["cgroup"].startswith("/") and "kubepods" in facts["cgroup"]
+    # Pod status: usually lastState OOMKilled/137; measured once in four on this cgroup v1
+    # host, containerd missed the OOM event and the kubelet reported "Error"/137, which
+    # is why the counter, not the runtime's reason, is the confirmation of last resort.
+    assert facts["oom_confirmed_by"] in ("runtime", "cgroup-counter")
+    assert facts["oom_killed"] == (facts["reason"] == "OOMKilled") == (facts["oom_confirmed_by"] == "runtime")
     status = next(p for p in world.env.pods(world.ns) if p.name == leader)
-    assert status.restart_count >= 1 and status.exit_code == 137 and status.oom_killed  # the pod status says so
+    assert status.restart_count >= 1
     keep = got["heal"].detail["keep_down"]
     assert keep["applied"] and keep["new_leader"] not in (None, leader), keep  # frozen until the standby led
     wait_until(lambda: next(p for p in world.env.pods(world.ns) if p.name == leader).state == "running", 60,

@@ -140,9 +140,9 @@ def test_a_multi_arch_load_failure_falls_back_to_ctr_import(tmp_path: Path) -> N
     save = next(c for c in runner.calls if c[:2] == ["docker", "save"])
     assert save[:4] == ["docker", "save", "--platform", "linux/amd64"] and save[-1] == "ghcr.io/x:v1"
     assert ["docker", "exec", NODE, "ctr", "--namespace=k8s.io", "images", "import", "--digests",
-            "--snapshotter=overlayfs", "/tmp/fluxchaos-image.tar"] in runner.calls
+            "--snapshotter=overlayfs", "/fluxchaos-image.tar"] in runner.calls
     assert "--all-platforms" not in " ".join(" ".join(c) for c in runner.calls if "ctr" in c)
-    assert ["docker", "exec", NODE, "rm", "-rf", "/tmp/fluxchaos-image.tar"] in runner.calls
+    assert ["docker", "exec", NODE, "rm", "-rf", "/fluxchaos-image.tar"] in runner.calls
     assert "Docker's containerd image store?" in lines[-1]
 
 

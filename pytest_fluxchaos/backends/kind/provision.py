@@ -255,7 +255,7 @@ def import_with_ctr(run: Run, image: str, nodes: list[str], timeout: float) -> N
         if saved.returncode != 0:
             raise BackendError(f"`docker save {image}` failed: {one_line(saved.stderr, 200)}")
         for node in nodes:
-            target = "/tmp/fluxchaos-image.tar"
+            target = "/fluxchaos-image.tar"  # the node's rootfs: `docker cp` cannot write into its /tmp tmpfs
             run([cmd.DOCKER, "cp", archive, f"{node}:{target}"], timeout=timeout, what=f"docker cp to {node}")
             try:
                 run(cmd.ctr_import(node, target), timeout=timeout, what=f"ctr images import on {node}")
