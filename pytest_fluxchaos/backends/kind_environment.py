@@ -84,8 +84,11 @@ def create_kind_environment(settings: Settings, flux_version: str, progress: Pro
     backend.irc_image = assets.irc_image
     if config is not None:
         backend.logs_on_failure = _logs_dir(config, options.cluster_name)
-        config.pluginmanager.register(FailedItems(backend, backend.logs_on_failure),
-                                      f"fluxchaos-kind-failures-{options.cluster_name}")
+        name = f"fluxchaos-kind-failures-{options.cluster_name}"
+        old = config.pluginmanager.get_plugin(name)
+        if old is not None:  # an earlier environment of the same cluster name in this process
+            config.pluginmanager.unregister(old, name)
+        config.pluginmanager.register(FailedItems(backend, backend.logs_on_failure), name)
     try:
         backend.provision(progress)
         return KubeEnvironment(backend, irc_version=assets.irc_version, flux_version=assets.flux_version,

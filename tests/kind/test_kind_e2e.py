@@ -75,15 +75,19 @@ def missing_assets() -> str | None:
     return None
 
 
+# At import, like REAL_HOME: pytester moves HOME (and with it the default asset cache).
+WHY_NOT = missing_assets()
+KIND = cached_kind() if WHY_NOT is None and ASSETS != "online" else None
+
+
 def leftovers(cluster: str) -> list[str]:
     names = _run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
     return [n for n in names if n.startswith(cluster)]
 
 
 def test_suites_on_kind(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    why = missing_assets()
-    if why is not None:
-        pytest.fail(why, pytrace=False)
+    if WHY_NOT is not None:
+        pytest.fail(WHY_NOT, pytrace=False)
     monkeypatch.setenv("HOME", REAL_HOME)
     cluster = f"fc-e2e-{secrets.token_hex(2)}"
     artifacts = Path(os.environ.get("FLUXCHAOS_E2E_ARTIFACTS") or tmp_path / "artifacts")
@@ -94,7 +98,7 @@ def test_suites_on_kind(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: 
     network_before = _run(["docker", "network", "inspect", "kind"]).returncode == 0
     extra = [f"--kind-image={os.environ['FLUXCHAOS_E2E_KIND_IMAGE']}"] \
         if os.environ.get("FLUXCHAOS_E2E_KIND_IMAGE") else []
-    kind = cached_kind()
+    kind = KIND
     try:
         result = pytester.runpytest_subprocess(
             "-p", "fluxchaos", *SELECTION, "-p", "no:cacheprovider", "-rA",
