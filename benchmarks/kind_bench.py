@@ -66,7 +66,7 @@ def bench_ready(repeat: int, flux_version: str) -> list[dict[str, float]]:
             env.deploy(ns, resolve("ha-emptydir"), lambda m: None)
             from pytest_fluxchaos.waiting import wait_until
 
-            wait_until(lambda: env.leader(ns), 120, what="an IRC leader", interval=0.2)
+            wait_until(lambda env=env, ns=ns: env.leader(ns), 120, what="an IRC leader", interval=0.2)
             t_leader = time.monotonic() - t0
             timings = dict(env.backend.timings)
         finally:
@@ -150,7 +150,7 @@ def table(docker_dir: Path, kind_dir: Path) -> list[dict[str, Any]]:
     for item in sorted(set(d) | set(k)):
         a, b = d.get(item, {}), k.get(item, {})
         agree = a.get("verdicts") == b.get("verdicts")
-        pair = lambda key: f"{a.get(key, '-')}|{b.get(key, '-')}"  # noqa: E731
+        pair = lambda key, a=a, b=b: f"{a.get(key, '-')}|{b.get(key, '-')}"  # noqa: E731
         print(f"{item:<44} {short(a.get('verdicts', {})) + '|' + short(b.get('verdicts', {})):<16} "
               f"{pair('run_s'):<13} {pair('floor_s'):<13} {pair('restarts'):<13} {pair('backoff_seen'):<12} "
               f"{pair('leader_changes'):<15} {'yes' if agree else 'NO'}")

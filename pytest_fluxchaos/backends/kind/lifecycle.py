@@ -156,7 +156,8 @@ def delete_cluster(cluster: Any, run: Callable[..., cmd.Result], kind: Path | No
 def remove_network_if_unused(run: Callable[..., cmd.Result], name: str) -> None:
     """``docker network rm`` unless a container (another cluster, someone's) still uses it."""
     try:
-        used = run([cmd.DOCKER, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", name], timeout=30, check=False)
+        used = run([cmd.DOCKER, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", name],
+                   timeout=30, check=False)
         if used.returncode == 0 and not used.stdout.strip():
             run([cmd.DOCKER, "network", "rm", name], timeout=60, check=False)
     except BaseException:  # noqa: BLE001 - teardown: best effort
