@@ -46,6 +46,7 @@ class RunResult:
     error_detail: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     artifacts: Path | None = None
+    backend_details: dict[str, Any] = field(default_factory=dict)  # what the backend ran on
 
     @property
     def overall(self) -> Validity:
@@ -79,6 +80,7 @@ class RunResult:
                    "namespace": self.namespace, "backend": self.backend,
                    "irc_version": self.irc_version, "flux_version": self.flux_version,
                    "seed": self.seed, "error": self.error, "timings": self.timings,
+                   "backend_details": self.backend_details,
                    "passed": self.passed, "overall": self.overall.value,
                    "checkers": self.verdict_json()}
         (directory / "verdict.json").write_text(json.dumps(payload, indent=2, default=str))
@@ -122,6 +124,8 @@ def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
                        backend=env.backend_name, irc_version=env.irc_version,
                        flux_version=env.flux_version, seed=seed, history=history,
                        expected=scenario.expected(variant.name, env.irc_version, env.flux_version))
+    details = getattr(env, "backend_details", None)
+    result.backend_details = dict(details() if callable(details) else details or {})
     history.record(Note, message="run start", data={
         "scenario": scenario.name, "variant": variant.name, "namespace": namespace,
         "seed": seed, "backend": env.backend_name, "irc_version": env.irc_version,

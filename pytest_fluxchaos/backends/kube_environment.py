@@ -46,6 +46,11 @@ class KubeEnvironment:
         self._lock = threading.Lock()
         self._closed = False
 
+    def backend_details(self) -> dict[str, Any]:
+        """The backend's own account of what it runs on (kind: binary, node image, path taken)."""
+        details = getattr(self.backend, "details", None)
+        return details() if callable(details) else {}
+
     # -- deployment ------------------------------------------------------------------
     @functools.cached_property
     def _upstream(self) -> dict[str, Any]:

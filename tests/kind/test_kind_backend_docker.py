@@ -188,7 +188,9 @@ def test_provision_install_faults_and_teardown(env: Any, fake_kind: tuple[Path, 
         b.stop_registry()
         with RegistryClient(reg.host_url) as client:
             assert not client.is_up()
-        b.start_registry()
+        # The fake node has no CoreDNS to resolve through: the in-cluster half of the heal
+        # (start_registry's wait_in_cluster) runs on a real cluster in test_kind_real_faults.
+        b.registry_container.start()
         with RegistryClient(reg.host_url) as client:
             assert client.is_up()
         b.uninstall(ns)
@@ -229,4 +231,4 @@ def test_keep_then_reuse_then_foreign_refusal(env: Any, fake_kind: tuple[Path, P
             if b is not None:
                 b.keep = False
         subprocess.run([str(kind), "delete", "cluster", f"--name={name}"], capture_output=True)
-        _docker("rm", "-f", "-v", f"{name}-registry")  # with its /var/lib/registry volume
+        _docker("rm", "-f", "-v", f"{name}-registry-server", f"{name}-registry")  # with its volume

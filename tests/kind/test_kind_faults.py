@@ -175,6 +175,11 @@ def test_freeze_and_thaw_use_containerds_task_pause(tmp_path: Path) -> None:
     ]
     runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: task c1 not found: not found"))
     assert b.freeze("ns", "irc-a", False) == "c1"  # thawing a gone container is fine
+    # Seen on a real kubelet: the liveness probe failed while frozen, the kubelet restarted
+    # the container, and the pod's current container is a new, running one.
+    runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: cannot resume a running process"))
+    assert b.freeze("ns", "irc-a", False) == "c1"
+    runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: task c1 not found: not found"))
     with pytest.raises(BackendError, match="^freezing ns/irc-a failed: ctr: task c1 not found: not found$"):
         b.freeze("ns", "irc-a", True)
     runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: connection refused"))
@@ -231,13 +236,18 @@ def test_stop_registry_stops_and_start_registry_starts_then_waits(tmp_path: Path
     waits: list[tuple[str, float]] = []
     monkeypatch.setattr(registry_container, "wait_registry",
                         lambda url, timeout, **_kw: waits.append((url, timeout)))
+    in_cluster: list[list[str]] = []
+    monkeypatch.setattr(registry_container.RegistryContainer, "wait_in_cluster",
+                        lambda self, nodes, kube: in_cluster.append(nodes))
     runner = FakeRunner([(["docker", "stop"], ok()), (["docker", "start"], ok())])
     backend, _kube = make(tmp_path, [], runner)
-    backend.stop_registry()
-    assert (runner.calls, waits) == ([["docker", "stop", "-t", "2", "fluxchaos-registry"]], [])
+    backend.nodes = [NODE]
+    backend.stop_registry()  # the server stops; the holder keeps the name and the IP
+    assert (runner.calls, waits) == ([["docker", "stop", "-t", "2", "fluxchaos-registry-server"]], [])
     backend.start_registry()
-    assert runner.calls[1:] == [["docker", "start", "fluxchaos-registry"]]
+    assert runner.calls[1:] == [["docker", "start", "fluxchaos-registry-server"]]
     assert waits == [("http://127.0.0.1:41234", 30.0)]
+    assert in_cluster == [[NODE]]  # and then from inside the cluster
 
 
 def test_start_registry_fails_when_it_does_not_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,8 +259,8 @@ def test_start_registry_fails_when_it_does_not_answer(tmp_path: Path, monkeypatc
     backend, _kube = make(tmp_path, [], runner)
     with pytest.raises(BackendError, match=r"^the registry did not answer http://127.0.0.1:41234/v2/ within 30s"):
         backend.start_registry()
-    runner.add(["docker", "start"], fail("Error response from daemon: No such container: fluxchaos-registry"))
-    with pytest.raises(BackendError, match="^`docker start fluxchaos-registry` failed"):
+    runner.add(["docker", "start"], fail("Error response from daemon: No such container: fluxchaos-registry-server"))
+    with pytest.raises(BackendError, match="^`docker start fluxchaos-registry-server` failed"):
         backend.start_registry()
 
 
@@ -373,5 +383,8 @@ def test_factory_refuses_before_resolving_assets(tmp_path: Path, monkeypatch: py
     lines: list[str] = []
     with pytest.raises(ForeignClusterError, match="kind cluster 'theirs' already exists"):
         create_kind_environment(settings, "2.9.4", lines.append,
-                                options=KindOptions(cluster_name="theirs", kind_bin=kind, workdir=tmp_path))
-    assert lines == ["kind: kind v0.30.0 go1.26.8 linux/amd64 (--kind-bin)"]
+                                options=KindOptions(cluster_name="theirs", kind_bin=kind, workdir=tmp_path,
+                                                    kind_bin_source="--kind-bin", node_image="node:x",
+                                                    node_image_source="--kind-image"))
+    assert lines == [f"kind: node image node:x (--kind-image; path: given by the user), kind {kind} (--kind-bin)",
+                     "kind: kind v0.30.0 go1.26.8 linux/amd64 (--kind-bin)"]

@@ -12,6 +12,7 @@ import pytest
 from kindfakes import fake_kind, preflight_runner
 from pytest_fluxchaos.domain import BackendError
 from pytest_fluxchaos.backends.kind import ForeignClusterError, KindBackend, KindOptions, plan_cluster
+from pytest_fluxchaos.backends.kind.options import NODE_IMAGE
 from pytest_fluxchaos.backends.kind.guard import (OWNER_CONFIGMAP, ClusterPlan, is_owner_marker,
                                                   owner_marker)
 
@@ -115,11 +116,11 @@ def test_preflight_reuses_its_own_cluster(tmp_path: Path) -> None:
 
 def test_preflight_checks_the_node_image_only_for_a_new_cluster(tmp_path: Path) -> None:
     runner = preflight_runner(tmp_path / "bin" / "kind", [])
-    with pytest.raises(BackendError, match=r"kind node image kindest/node:v1.34.0 is not present and could "
-                                           r"not be pulled \(offline mode does not pull it\); on a machine "
-                                           r"with internet: `docker pull kindest/node:v1.34.0`"):
+    with pytest.raises(BackendError, match=r"kind node image kindest/node:v1.34.0@sha256:7416a61b\w+ is not present "
+                                           r"and could not be pulled \(offline mode does not pull it\); on a "
+                                           r"machine with internet: `docker pull kindest/node:v1.34.0@sha256:"):
         backend(tmp_path, runner, name="fresh").preflight()
-    runner = preflight_runner(tmp_path / "bin" / "kind", [], images=["kindest/node:v1.34.0"])
+    runner = preflight_runner(tmp_path / "bin" / "kind", [], images=[NODE_IMAGE])
     assert backend(tmp_path, runner, name="fresh").preflight().action == "create"
 
 
@@ -186,7 +187,7 @@ def test_primitives_run_on_a_foreign_cluster_the_opt_in_names(tmp_path: Path) ->
     proc = b.container_process("ns", "irc-a")
     assert (proc.pid, proc.container_id) == (99, "c1")
     b.stop_registry()
-    assert runner.calls[-1] == ["docker", "stop", "-t", "2", "dev-registry"]
+    assert runner.calls[-1] == ["docker", "stop", "-t", "2", "dev-registry-server"]
 
 
 def test_allowed_cluster_changed_after_provisioning_is_refused(tmp_path: Path) -> None:
@@ -277,7 +278,9 @@ def guarded(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple
 def test_plugin_refuses_a_foreign_cluster(guarded: tuple[pytest.Pytester, Path]) -> None:
     pytester, log = guarded
     result = pytester.runpytest_inprocess("-p", "fluxchaos", "suites/guard.yaml", "--fluxchaos-backend=kind",
-                                          "--cluster-name=theirs", "-p", "no:cacheprovider")
+                                          "--cluster-name=theirs", "-p", "no:cacheprovider",
+                                          f"--kind-bin={pytester.path / 'fakebin' / 'kind'}",
+                                          "--kind-image=kindest/node:v1.34.0")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert ("fluxchaos: kind backend (Flux 2.9.4) unavailable: kind cluster 'theirs' already exists and was "
@@ -290,17 +293,18 @@ def test_plugin_refuses_a_foreign_cluster(guarded: tuple[pytest.Pytester, Path])
 
 def test_plugin_passes_the_guard_with_the_opt_in(guarded: tuple[pytest.Pytester, Path],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytest_fluxchaos.assets as assets
-    from pytest_fluxchaos.assets import AssetError
+    import pytest_fluxchaos.backends.kind.assets as kind_assets
+    from pytest_fluxchaos.domain import BackendError
 
     def no_assets(*_a: Any, **_kw: Any) -> Any:
-        raise AssetError("stub: the guard let the run through to asset resolution")
+        raise BackendError("stub: the guard let the run through to asset resolution")
 
-    monkeypatch.setattr(assets, "ensure_assets", no_assets)
+    monkeypatch.setattr(kind_assets, "controller_assets", no_assets)
     pytester, log = guarded
     result = pytester.runpytest_inprocess("-p", "fluxchaos", "suites/guard.yaml", "--fluxchaos-backend=kind",
                                           "--cluster-name=theirs", "--fluxchaos-allow-cluster=theirs",
-                                          "-p", "no:cacheprovider")
+                                          "-p", "no:cacheprovider", f"--kind-bin={pytester.path / 'fakebin' / 'kind'}",
+                                          "--kind-image=kindest/node:v1.34.0")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "stub: the guard let the run through to asset resolution" in out

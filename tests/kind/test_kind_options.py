@@ -58,8 +58,12 @@ def test_pins_are_current_and_match_kind_v0_30_0() -> None:
     # kind v0.30.0: pkg/apis/config/defaults/image.go
     # Image = "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
     assert KIND_VERSION == "v0.30.0"
-    assert NODE_IMAGE == "kindest/node:v1.34.0"
+    # The default node image is pinned by digest (a moved tag cannot change what runs).
+    assert NODE_IMAGE == f"kindest/node:v1.34.0@{NODE_IMAGE_DIGEST}"
     assert NODE_IMAGE_DIGEST == "sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
+    from pytest_fluxchaos.assets.versions import OFFICIAL_KIND_NODE_IMAGE
+
+    assert NODE_IMAGE == OFFICIAL_KIND_NODE_IMAGE  # the backend's default is the asset builder's online pin
     import pytest_kind.cluster as pk
 
     assert opts.pinned_kind_version({}) != "v0.17.0"  # not pytest-kind's own default
@@ -103,7 +107,32 @@ def test_pytest_kind_options_are_used(tmp_path: Path) -> None:
     o = KindOptions.from_pytest_config(fake_config(values, ["--cluster-name=chaos"]))
     assert o == KindOptions(cluster_name="chaos", keep_cluster=True, kubeconfig=Path("/k/cfg"),
                             node_image="kindest/node:v1.33.1", kind_bin=Path("/opt/kind"),
-                            kubectl_bin=Path("/opt/kubectl"))
+                            kubectl_bin=Path("/opt/kubectl"), kind_bin_source="--kind-bin",
+                            node_image_source="--kind-image")
+
+
+def test_home_is_expanded_and_fluxchaos_kind_bin_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLUXCHAOS_KIND_BIN", "~/bin/kind")
+    values = dict(PYTEST_KIND_DEFAULTS, kubeconfig="~/.kube/fluxchaos", kind_kubectl_bin="~/bin/kubectl")
+    o = KindOptions.from_pytest_config(fake_config(values))
+    home = Path.home()
+    assert (o.kubeconfig, o.kubectl_bin) == (home / ".kube/fluxchaos", home / "bin/kubectl")
+    assert (o.kind_bin, o.kind_bin_source) == (home / "bin/kind", "FLUXCHAOS_KIND_BIN")
+    o = KindOptions.from_pytest_config(fake_config(dict(values, kind_bin="~/k")))
+    assert (o.kind_bin, o.kind_bin_source) == (home / "k", "--kind-bin")  # --kind-bin wins
+    assert o.node_image_source == "default"
+
+
+def test_a_kind_for_another_architecture_is_one_line(tmp_path: Path) -> None:
+    from pytest_fluxchaos.backends.kind.commands import Runner
+
+    alien = tmp_path / "kind"
+    alien.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(200))  # an ELF the kernel will not exec
+    alien.chmod(0o755)
+    with pytest.raises(BackendError) as info:
+        Runner()([str(alien), "version"], timeout=10)
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith(f"`{alien}` cannot be run (Exec format error): a binary for another")
 
 
 @pytest.mark.parametrize("args", [["--cluster-name", "pytest-kind"], ["--cluster-name=pytest-kind"]])

@@ -20,6 +20,7 @@ from pytest_fluxchaos.backends.kind import KindBackend, KindOptions
 from pytest_fluxchaos.backends.kind import cluster as cluster_module
 from pytest_fluxchaos.backends.kind import registry_container
 from pytest_fluxchaos.backends.kind.guard import OWNER_CONFIGMAP, ClusterPlan
+from pytest_fluxchaos.backends.kind.options import NODE_IMAGE
 from pytest_fluxchaos.domain import BackendError, InstallRequest
 
 NODE = "fluxchaos-control-plane"
@@ -85,7 +86,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     import pytest_fluxchaos.kube as kube_module
 
     kind = fake_kind(tmp_path)
-    runner = preflight_runner(kind, [], images=["kindest/node:v1.34.0"])
+    runner = preflight_runner(kind, [], images=[NODE_IMAGE])
     k = str(kind)
     for prefix, result in [
         ([k, "get", "nodes"], ok(f"{NODE}\n")),
@@ -146,10 +147,12 @@ def test_provision_install_teardown(world: SimpleNamespace) -> None:
     assert world.clusters[0].created == [b.options.config_file]
     owner = next(o for o in kube.applied if o["metadata"]["name"] == OWNER_CONFIGMAP)
     assert owner["data"]["cluster"] == "fluxchaos" and owner["data"]["runId"] == b.run_id
-    run = next(c for c in runner.calls if c[:2] == ["docker", "run"])
-    assert run[:10] == ["docker", "run", "-d", "--name", "fluxchaos-registry", "--network", "kind",
-                        "-p", "127.0.0.1:45678:5000", "--label"]
-    assert run[-1] == "fluxchaos/registry:v3"
+    holder, server = [c for c in runner.calls if c[:2] == ["docker", "run"]]
+    assert holder[:10] == ["docker", "run", "-d", "--name", "fluxchaos-registry", "--network", "kind",
+                           "-p", "127.0.0.1:45678:5000", "--label"]
+    assert server[:7] == ["docker", "run", "-d", "--name", "fluxchaos-registry-server", "--network",
+                          "container:fluxchaos-registry"]
+    assert server[-1] == holder[-2] == "fluxchaos/registry:v3"
     assert world.waits == ["http://127.0.0.1:45678"]
     writes = [(c[-1], i) for c, i in zip(runner.calls, runner.inputs) if c[:4] == ["docker", "exec", "-i", NODE]]
     assert sorted(path for path, _ in writes) == [
@@ -206,7 +209,9 @@ def test_a_failure_while_provisioning_tears_down_what_was_made(world: SimpleName
     with pytest.raises(BackendError, match="^`kind load docker-image fluxchaos/irc:v1.2.4` failed"):
         b.provision()
     assert world.clusters[0].deleted == 1
-    assert runner.calls[-1] == ["docker", "rm", "-f", "-v", "fluxchaos-registry"]
+    rms = [c for c in runner.calls if c[:2] == ["docker", "rm"]]
+    assert rms == [["docker", "rm", "-f", "-v", "fluxchaos-registry-server"],
+                   ["docker", "rm", "-f", "-v", "fluxchaos-registry"]]
     assert not b._provisioned
 
 
@@ -215,11 +220,11 @@ def test_registry_port_taken_is_retried_and_a_stranger_is_refused(world: SimpleN
     b, runner = world.backend, world.runner
     ports = iter([40001, 40002])
     monkeypatch.setattr(registry_container, "free_port", lambda: next(ports))
-    answers = iter([fail("Bind for 127.0.0.1:40001 failed: port is already allocated"), ok("id\n")])
+    answers = iter([fail("Bind for 127.0.0.1:40001 failed: port is already allocated"), ok("id\n"), ok("id\n")])
     runner.add(["docker", "run"], lambda _a, _i: next(answers))
     b.provision()
     assert b.registry_port == 40002
-    runs = [c for c in runner.calls if c[:2] == ["docker", "run"]]
+    runs = [c for c in runner.calls if c[:2] == ["docker", "run"] and "-p" in c]
     assert [r[8] for r in runs] == ["127.0.0.1:40001:5000", "127.0.0.1:40002:5000"]
     b.teardown()
 
@@ -252,6 +257,7 @@ def test_teardown_of_an_allowed_foreign_cluster_removes_only_our_additions(world
     assert ["docker", "exec", NODE, "rm", "-rf", "/etc/containerd/certs.d/fluxchaos-registry:5000",
             "/etc/containerd/certs.d/localhost:45678"] in runner.calls
     assert ["docker", "rm", "-f", "-v", "fluxchaos-registry"] in runner.calls  # we started it
+    assert ["docker", "rm", "-f", "-v", "fluxchaos-registry-server"] in runner.calls
     assert not any(o["metadata"]["name"] == OWNER_CONFIGMAP for o in kube.applied)  # no marker on theirs
 
 

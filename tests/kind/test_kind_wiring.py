@@ -20,7 +20,7 @@ from pytest_fluxchaos.backends.kind.manifests import (claim_names, crd_files, le
 from pytest_fluxchaos.backends.kind.pods import SlotTable, pod_status
 from pytest_fluxchaos.backends.kind.registry import (CONTAINERD_PATCH, certs_d_entries, hosts_toml,
                                                      local_registry_hosting, registry_name,
-                                                     run_registry_args)
+                                                     run_holder_args, run_registry_args)
 from pytest_fluxchaos.variants import render, resolve
 
 # -- registry ---------------------------------------------------------------------------------
@@ -54,10 +54,15 @@ def test_local_registry_hosting_configmap() -> None:
 
 
 def test_registry_container_args() -> None:
-    args = run_registry_args("fc-registry", "fluxchaos/registry:v3.1.2", 41234, "fc", "s3cret", "kind")
-    assert args[:6] == ["run", "-d", "--name", "fc-registry", "--network", "kind"]
-    assert ["-p", "127.0.0.1:41234:5000"] == args[6:8]  # loopback only
-    assert "--restart" not in args  # an outage must stay down until healed
+    holder = run_holder_args("fc-registry", "fluxchaos/registry:v3.1.2", 41234, "fc", "kind")
+    assert holder[:6] == ["run", "-d", "--name", "fc-registry", "--network", "kind"]
+    assert ["-p", "127.0.0.1:41234:5000"] == holder[6:8]  # loopback only
+    assert holder[-3:] == ["fluxchaos/registry:v3.1.2", "infinity"][:0] + holder[-3:]
+    assert holder[-4:] == ["--entrypoint", "sleep", "fluxchaos/registry:v3.1.2", "infinity"]
+    args = run_registry_args("fc-registry", "fluxchaos/registry:v3.1.2", "fc", "s3cret")
+    # The server lives in the holder's network namespace: the name and the IP survive an outage.
+    assert args[:6] == ["run", "-d", "--name", "fc-registry-server", "--network", "container:fc-registry"]
+    assert "--restart" not in args and "-p" not in args  # an outage must stay down until healed
     assert "io.fluxchaos.kind-cluster=fc" in args and "REGISTRY_STORAGE_DELETE_ENABLED=true" in args
     assert args[-1] == "fluxchaos/registry:v3.1.2"
 

@@ -69,6 +69,7 @@ class KindBackend:
         self.kind_version: tuple[int, int, int] | None = None
         self.plan: ClusterPlan | None = None
         self.network = "kind"
+        self.network_preexisted = True  # only a run that creates a cluster may remove it
         self.nodes: list[str] = []
         self.irc_image: str | None = getattr(assets, "irc_image", None)
         self._cluster: Any = None
@@ -77,6 +78,10 @@ class KindBackend:
         self._lock = threading.RLock()
         self._teardown_lock = threading.Lock()
         self.timings: dict[str, float] = {}
+        self.flux_version: str | None = None
+        self.choice: Any = None  # .assets.KindChoice: which kind and node image, and why
+        self.logs_on_failure: Callable[[], Path] | None = None  # where `kind export logs` goes
+        self.export_logs_to: Path | None = None  # set when an item failed: export before deleting
         self.registry_container = RegistryContainer(self.run, self.cluster_name)
         self.pod_view = PodView(lambda: self._kube)
         self.installer = Installer(lambda: self._kube, self.pod_view, install_timeout)
@@ -130,6 +135,10 @@ class KindBackend:
         self.plan = setup.plan_for(self.run, tool.path, self.cluster_name, self.kubeconfig_path,
                                    self.marker_reader, self.allow_cluster)
         if self.plan.action == "create":
+            # kind keeps its "kind" network after `kind delete cluster`: teardown removes it
+            # again if this run made it (and nothing else uses it by then).
+            self.network_preexisted = self.run(cmd.inspect_network("kind"), timeout=30,
+                                               check=False).returncode == 0
             setup.ensure_node_image(self.run, self.options.node_image, offline=self.offline, progress=progress)
         return self.plan
 
@@ -141,7 +150,9 @@ class KindBackend:
             self._torn_down = False
             try:
                 self._provision(progress, time.monotonic())
-            except BaseException:
+            except BaseException as exc:
+                if isinstance(exc, Exception) and self.logs_on_failure is not None:
+                    self.export_logs_to = self.logs_on_failure()
                 try:
                     self.teardown()
                 except BaseException:  # noqa: BLE001 - the original error matters
@@ -168,13 +179,27 @@ class KindBackend:
         self.registry_container.wire(self.nodes, self._kube, plan.created_by_plugin, progress)
         if self.irc_image:
             self.timings["load_images_s"] = setup.load_image(self.run, self.kind_path, self.cluster_name,
-                                                             self.irc_image, self.load_timeout, progress)
+                                                             self.irc_image, self.load_timeout, progress,
+                                                             nodes=self.nodes)
         self._provisioned = True
         self.timings["provision_s"] = time.monotonic() - t0
         progress(f"kind: cluster {self.cluster_name} ready in {self.timings['provision_s']:.1f}s "
                  f"(registry 127.0.0.1:{self.registry_port}, kubeconfig {self.kubeconfig_path})")
 
     # -- access, install, observation --------------------------------------------------------
+
+    def details(self) -> dict[str, Any]:
+        """What this backend runs on, for each item's ``verdict.json`` (``backend_details``)."""
+        out: dict[str, Any] = {"cluster": self.cluster_name, "flux_version": self.flux_version,
+                               "kind_version": "v{}.{}.{}".format(*self.kind_version) if self.kind_version
+                               else None, "kind_bin": str(self.kind_path) if self.kind_path else None,
+                               "kind_bin_source": self.kind_source, "node_image": self.options.node_image,
+                               "cluster_action": self.plan.action if self.plan else None,
+                               "controller_assets": getattr(self.assets, "source", None),
+                               "timings_s": {k: round(v, 1) for k, v in self.timings.items()}}
+        if self.choice is not None:
+            out.update(self.choice.as_dict())
+        return out
 
     def cluster(self) -> ClusterAccess:
         self._require()
@@ -230,9 +255,11 @@ class KindBackend:
         self.registry_container.stop()
 
     def start_registry(self) -> None:
-        """Start the registry again and wait until it answers from the host."""
+        """Start the registry again; wait until it answers from the host *and* from inside
+        the cluster (through CoreDNS, from every node: see RegistryContainer.wait_in_cluster)."""
         self._faults_allowed()
         self.registry_container.start()
+        self.registry_container.wait_in_cluster(self.nodes, self._kube)
 
     # -- teardown ------------------------------------------------------------------------------
 

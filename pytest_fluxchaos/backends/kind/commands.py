@@ -64,6 +64,9 @@ class Runner:
         except FileNotFoundError:
             hint = DOCKER_HINT if args[0] == DOCKER else "install it or pass its path"
             raise BackendError(f"`{args[0]}` not found; {hint}") from None
+        except OSError as exc:  # ENOEXEC (another architecture, not a binary), EACCES, ...
+            raise BackendError(f"`{args[0]}` cannot be run ({exc.strerror or exc}): a binary for another "
+                               "architecture, or not a program?") from None
         except subprocess.TimeoutExpired as exc:
             raise CommandTimeout(f"`{label}` did not finish within {timeout:g}s",
                                  _text(exc.stdout)) from None
@@ -115,6 +118,15 @@ def host_helper(node: str, script: str, env: Mapping[str, str]) -> list[str]:
     return docker_exec(node, "sh", "-c", script, env={**env, "CG": NODE_CGROUP_ROOT}, user="0")
 
 
+def curl_via_dns(node: str, dns_ip: str, url: str) -> list[str]:
+    """``curl url`` on the node with the name resolved by ``dns_ip`` (CoreDNS), not the
+    node's own resolver: a private mount namespace gets a resolv.conf naming it."""
+    script = ('printf "nameserver %s\\noptions ndots:0\\n" "$1" > /tmp/fluxchaos-resolv.conf'
+              ' && mount --bind /tmp/fluxchaos-resolv.conf /etc/resolv.conf'
+              ' && exec curl -sS -o /dev/null -m 3 -f "$2"')
+    return docker_exec(node, "unshare", "-m", "sh", "-c", script, "sh", dns_ip, url)
+
+
 def ctr_task(node: str, verb: str, container_id: str) -> list[str]:
     """containerd's own task control (``pause`` uses the cgroup freezer, ``resume`` thaws)."""
     return docker_exec(node, "ctr", "--namespace", "k8s.io", "tasks", verb, container_id)
@@ -142,6 +154,10 @@ def inspect_container(name: str, template: str) -> list[str]:
     return [DOCKER, "inspect", "--type", "container", "-f", template, name]
 
 
+def inspect_network(name: str) -> list[str]:
+    return [DOCKER, "network", "inspect", "-f", "{{.Id}}", name]
+
+
 def inspect_image(ref: str) -> list[str]:
     return [DOCKER, "image", "inspect", "-f", "{{.Id}}", ref]
 
@@ -164,6 +180,20 @@ def kind_get_kubeconfig(kind: str, cluster: str) -> list[str]:
 def kind_load_image(kind: str, cluster: str, image: str) -> list[str]:
     """What pytest-kind's ``KindCluster.load_docker_image`` runs (here with a timeout)."""
     return [kind, "load", "docker-image", "--name", cluster, image]
+
+
+def docker_save(image: str, path: str, platform: str | None) -> list[str]:
+    return [DOCKER, "save", *(["--platform", platform] if platform else []), "-o", path, image]
+
+
+def ctr_import(node: str, archive: str) -> list[str]:
+    """kind's own node import (``nodeutils.LoadImageArchive``) for the node's platform only."""
+    return docker_exec(node, "ctr", "--namespace=k8s.io", "images", "import", "--digests",
+                       "--snapshotter=overlayfs", archive)
+
+
+def kind_export_logs(kind: str, cluster: str, directory: str) -> list[str]:
+    return [kind, "export", "logs", directory, "--name", cluster]
 
 
 def parse_cluster_list(stdout: str) -> list[str]:

@@ -41,6 +41,11 @@ def untrack(backend: KindBackend) -> None:
     _LIVE.discard(backend)
 
 
+def live_clusters() -> dict[str, str]:
+    """Cluster name -> Flux version of the backends of this process not torn down yet."""
+    return {b.cluster_name: b.flux_version or "" for b in list(_LIVE)}
+
+
 def _teardown_live() -> None:
     for backend in list(_LIVE):
         try:
@@ -84,8 +89,12 @@ def teardown(b: KindBackend) -> None:
         close_quietly(b._kube)
     elif plan.may_delete:  # created now, or created by the plugin and kept earlier
         close_quietly(b._kube)
+        if b.export_logs_to is not None:
+            export_logs(b.run, b.kind_path, b.cluster_name, b.export_logs_to)
         delete_cluster(b._cluster, b.run, b.kind_path, b.cluster_name)
         b.registry_container.remove()
+        if not b.network_preexisted:
+            remove_network_if_unused(b.run, "kind")
     else:  # an allowed foreign cluster: never deleted, only our additions removed
         if b._kube is not None:
             for ns in b.pod_view.namespaces():
@@ -109,6 +118,22 @@ def close_quietly(kube: Any) -> None:
             pass
 
 
+def export_logs(run: Callable[..., cmd.Result], kind: Path | None, name: str, directory: Path) -> None:
+    """``kind export logs`` (nodes' journals, kubelet, containerd, every pod's logs) before
+    the cluster goes: the only chance to see what the cluster saw after a failed item."""
+    if kind is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        res = run(cmd.kind_export_logs(str(kind), name, str(directory)), timeout=180, check=False)
+        if res.returncode == 0:
+            log.warning("fluxchaos: an item failed; kind logs of %s exported to %s", name, directory)
+        else:
+            log.warning("fluxchaos: kind export logs of %s failed: %s", name, one_line(res.stderr, 160))
+    except BaseException as exc:  # noqa: BLE001 - teardown goes on
+        log.warning("fluxchaos: kind export logs of %s failed: %s", name, one_line(exc, 160))
+
+
 def delete_cluster(cluster: Any, run: Callable[..., cmd.Result], kind: Path | None, name: str) -> None:
     """pytest-kind's ``delete()``; on failure ``kind delete cluster`` once more, then a hint."""
     def by_cli() -> bool:
@@ -126,6 +151,17 @@ def delete_cluster(cluster: Any, run: Callable[..., cmd.Result], kind: Path | No
         if not by_cli():
             log.warning("fluxchaos: could not delete kind cluster %s (%s); run: kind delete cluster --name %s",
                         name, one_line(exc, 120), name)
+
+
+def remove_network_if_unused(run: Callable[..., cmd.Result], name: str) -> None:
+    """``docker network rm`` unless a container (another cluster, someone's) still uses it."""
+    try:
+        used = run([cmd.DOCKER, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", name],
+                   timeout=30, check=False)
+        if used.returncode == 0 and not used.stdout.strip():
+            run([cmd.DOCKER, "network", "rm", name], timeout=60, check=False)
+    except BaseException:  # noqa: BLE001 - teardown: best effort
+        pass
 
 
 def remove_run_dir(path: Path | None) -> None:

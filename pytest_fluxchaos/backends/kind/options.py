@@ -6,9 +6,11 @@ The plugin reuses pytest-kind's options instead of adding duplicates:
 ``--cluster-name``         the kind cluster (default here ``fluxchaos``: pytest-kind's
                            own default ``pytest-kind`` is left to pytest-kind's fixture)
 ``--keep-cluster``         keep the cluster (and its registry) after the session
-``--kind-image``           the node image (default ``kindest/node:v1.34.0``)
-``--kind-bin``             the kind binary (default: ``kind`` on PATH, then pytest-kind's
-                           download of the pinned ``KIND_VERSION``)
+``--kind-image``           the node image (default: the asset set's, see
+                           :mod:`.assets`; else ``kindest/node:v1.34.0@sha256:…``)
+``--kind-bin``             the kind binary (else ``$FLUXCHAOS_KIND_BIN``, else the asset
+                           set's, else ``kind`` on PATH, then pytest-kind's download of
+                           the pinned ``KIND_VERSION``)
 ``--kind-kubectl-bin``     passed to pytest-kind's ``KindCluster`` (the plugin itself
                            talks to the API with the Python client)
 ``--kubeconfig``           where kind writes its kubeconfig (the plugin always uses its
@@ -38,8 +40,9 @@ from ...domain import BackendError
 # is kindest/node:v1.34.0@sha256:7416a61b... (pkg/apis/config/defaults/image.go@v0.30.0).
 KIND_VERSION = "v0.30.0"
 KUBECTL_VERSION = "v1.34.0"
-NODE_IMAGE = "kindest/node:v1.34.0"
+NODE_IMAGE_TAG = "kindest/node:v1.34.0"
 NODE_IMAGE_DIGEST = "sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
+NODE_IMAGE = f"{NODE_IMAGE_TAG}@{NODE_IMAGE_DIGEST}"  # the default is pinned by digest
 MIN_KIND_VERSION = (0, 20, 0)  # below: cannot run current node images at all
 DEFAULT_CLUSTER_NAME = "fluxchaos"
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
@@ -61,6 +64,10 @@ class KindOptions:
     kubectl_bin: Path | None = None
     config_file: Path = PACKAGED_KIND_CONFIG
     workdir: Path = field(default_factory=lambda: Path(".pytest-kind"))
+    # Where kind_bin / node_image came from: "--kind-bin", "FLUXCHAOS_KIND_BIN", "--kind-image",
+    # "default" (not given: the kind backend takes the asset set's, see .assets).
+    kind_bin_source: str = "default"
+    node_image_source: str = "default"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.cluster_name):
@@ -84,15 +91,28 @@ class KindOptions:
         if not name or (name == PYTEST_KIND_DEFAULT_NAME and not explicit):
             name = DEFAULT_CLUSTER_NAME
         rootdir = Path(str(getattr(config, "rootpath", "."))) if config is not None else None
+        kind_bin, kind_bin_source = kind_bin_from(opt("kind_bin"))
         return cls(
             cluster_name=str(name),
             keep_cluster=bool(opt("keep_cluster")),
-            kubeconfig=Path(opt("kubeconfig")) if opt("kubeconfig") else None,
+            kubeconfig=Path(opt("kubeconfig")).expanduser() if opt("kubeconfig") else None,
             node_image=str(opt("kind_image") or NODE_IMAGE),
-            kind_bin=Path(opt("kind_bin")) if opt("kind_bin") else None,
-            kubectl_bin=Path(opt("kind_kubectl_bin")) if opt("kind_kubectl_bin") else None,
+            kind_bin=kind_bin,
+            kubectl_bin=Path(opt("kind_kubectl_bin")).expanduser() if opt("kind_kubectl_bin") else None,
             config_file=find_kind_config(rootdir),
+            kind_bin_source=kind_bin_source,
+            node_image_source="--kind-image" if opt("kind_image") else "default",
         )
+
+
+def kind_bin_from(option: str | None, environ: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
+    """``--kind-bin``, else ``$FLUXCHAOS_KIND_BIN``, else nothing given (``~`` expanded)."""
+    env = os.environ if environ is None else environ
+    if option:
+        return Path(option).expanduser(), "--kind-bin"
+    if env.get("FLUXCHAOS_KIND_BIN"):
+        return Path(env["FLUXCHAOS_KIND_BIN"]).expanduser(), "FLUXCHAOS_KIND_BIN"
+    return None, "default"
 
 
 def find_kind_config(rootdir: Path | None, environ: dict[str, str] | None = None) -> Path:
@@ -153,9 +173,10 @@ def resolve_kind_binary(options: KindOptions, *, which: Callable[[str], str | No
     env = os.environ if environ is None else environ
     if options.kind_bin is not None:
         path = options.kind_bin.expanduser()
+        given = options.kind_bin_source if options.kind_bin_source != "default" else "--kind-bin"
         if not path.is_file() or not os.access(path, os.X_OK):
-            raise BackendError(f"--kind-bin {path} is not an executable file; " + INSTALL_HINT)
-        return path, "--kind-bin"
+            raise BackendError(f"{given} {path} is not an executable file; " + INSTALL_HINT)
+        return path, given
     found = which("kind")
     if found:
         return Path(found), "PATH"

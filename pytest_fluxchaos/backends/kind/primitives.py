@@ -30,6 +30,7 @@ REPLACEMENT_TIMEOUT = 60.0
 # 125 the daemon failed, 126 the command cannot be invoked, 127 it was not found.
 _DOCKER_OWN_EXITS = (125, 126, 127)
 _DOCKER_ERRORS = ("Error response from daemon", "No such container")
+THAW_NOT_NEEDED = ("not found", "not paused", "is not running", "cannot resume a running process")
 
 
 class NodePrimitives:
@@ -93,8 +94,11 @@ class NodePrimitives:
         res = self.run(cmd.ctr_task(node, "pause" if frozen else "resume", cid), timeout=30, check=False)
         if res.returncode != 0:
             text = one_line(res.stderr or res.stdout, 200)
-            # Thawing a container that is gone or no longer paused is not an error.
-            if frozen or not any(w in text for w in ("not found", "not paused", "is not running")):
+            # Thawing a container that is gone or no longer paused is not an error: while it
+            # was frozen the kubelet's liveness probe may have failed and the kubelet
+            # restarted it, so the pod's current container is a new, running one
+            # (ctr: "cannot resume a running process").
+            if frozen or not any(w in text for w in THAW_NOT_NEEDED):
                 raise BackendError(f"{'freezing' if frozen else 'thawing'} {namespace}/{pod} failed: {text}")
         return cid
 

@@ -212,10 +212,56 @@ def node_network(run: Run, node: str) -> str:
     return "kind" if "kind" in out or not out else out[0]
 
 
-def load_image(run: Run, kind: Path, cluster: str, image: str, timeout: float, progress: Progress) -> float:
-    """``kind load docker-image`` into every node; returns the seconds it took."""
+# What `kind load docker-image` prints when Docker's containerd image store (Docker >= 29,
+# Docker Desktop) saves a multi-arch image whose other platforms' blobs are absent
+# (kubernetes-sigs/kind#3795): ctr's import with --all-platforms finds no content for them.
+CONTAINERD_STORE_ERRORS = ("content digest", "not found", "failed to import", "mismatched image rootfs")
+
+
+def load_image(run: Run, kind: Path, cluster: str, image: str, timeout: float, progress: Progress,
+               nodes: list[str] | None = None) -> float:
+    """``kind load docker-image`` into every node; returns the seconds it took.
+
+    Under Docker's containerd image store kind's load fails for a multi-arch image; then
+    the image is saved for the host's platform only and imported on each node with
+    ``ctr -n k8s.io images import`` (kind's own import, without ``--all-platforms``).
+    """
     t0 = time.monotonic()
     progress(f"kind: loading {image} into {cluster}")
-    run(cmd.kind_load_image(str(kind), cluster, image), timeout=timeout,
-        what=f"kind load docker-image {image}")
+    res = run(cmd.kind_load_image(str(kind), cluster, image), timeout=timeout, check=False,
+              what=f"kind load docker-image {image}")
+    if res.returncode == 0:
+        return time.monotonic() - t0
+    text = one_line(res.stderr or res.stdout, 300)
+    if not nodes or not any(w in text for w in CONTAINERD_STORE_ERRORS):
+        raise BackendError(f"`kind load docker-image {image}` failed (exit {res.returncode}): {text}")
+    progress(f"kind: `kind load docker-image` failed ({text[:120]}); Docker's containerd image store? "
+             "importing the host platform's image with ctr instead")
+    import_with_ctr(run, image, nodes, timeout)
     return time.monotonic() - t0
+
+
+def import_with_ctr(run: Run, image: str, nodes: list[str], timeout: float) -> None:
+    """``docker save`` (one platform where the CLI can) -> each node -> ``ctr images import``."""
+    import tempfile
+
+    platform = run([cmd.DOCKER, "version", "-f", "{{.Server.Os}}/{{.Server.Arch}}"], timeout=30,
+                   what="docker version").stdout.strip() or "linux/amd64"
+    with tempfile.TemporaryDirectory(prefix="fluxchaos-load-") as tmp:
+        archive = f"{tmp}/image.tar"
+        saved = run(cmd.docker_save(image, archive, platform), timeout=timeout, check=False)
+        if saved.returncode != 0 and "platform" in (saved.stderr or ""):
+            saved = run(cmd.docker_save(image, archive, None), timeout=timeout, check=False)
+        if saved.returncode != 0:
+            raise BackendError(f"`docker save {image}` failed: {one_line(saved.stderr, 200)}")
+        for node in nodes:
+            target = "/fluxchaos-image.tar"  # the node's rootfs: `docker cp` cannot write into its /tmp tmpfs
+            run([cmd.DOCKER, "cp", archive, f"{node}:{target}"], timeout=timeout, what=f"docker cp to {node}")
+            try:
+                run(cmd.ctr_import(node, target), timeout=timeout, what=f"ctr images import on {node}")
+            except BackendError as exc:
+                raise BackendError(f"cannot load {image} into {node}, not with kind load nor with ctr import "
+                                   f"({one_line(exc, 200)}); with Docker's containerd image store, pull a "
+                                   f"single-platform image (`docker pull --platform {platform} {image}`)") from None
+            finally:
+                run(cmd.remove_node_paths(node, [target]), timeout=30, check=False)

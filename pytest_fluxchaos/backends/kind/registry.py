@@ -82,14 +82,34 @@ def registry_environment(secret: str) -> dict[str, str]:
     }
 
 
-def run_registry_args(name: str, image: str, host_port: int, cluster: str, secret: str,
-                      network: str = KIND_NETWORK) -> list[str]:
-    """``docker run`` arguments of the registry container (no restart policy: an outage
-    fault stops it, and it must stay down until healed)."""
-    args = ["run", "-d", "--name", name, "--network", network,
-            "-p", f"127.0.0.1:{host_port}:{REGISTRY_PORT}",
-            "--label", f"{LABEL_MANAGED}=true", "--label", f"{LABEL_CLUSTER}={cluster}",
-            "--label", f"{LABEL_ROLE}=registry"]
+def server_name(name: str) -> str:
+    """The container running the registry process inside the holder's network namespace."""
+    return f"{name}-server"
+
+
+def _labels(cluster: str, role: str) -> list[str]:
+    return ["--label", f"{LABEL_MANAGED}=true", "--label", f"{LABEL_CLUSTER}={cluster}",
+            "--label", f"{LABEL_ROLE}={role}"]
+
+
+def run_holder_args(name: str, image: str, host_port: int, cluster: str,
+                    network: str = KIND_NETWORK) -> list[str]:
+    """``docker run`` arguments of the registry's *holder*: the container that owns the
+    name, the IP on the kind network and the published port, like a pod's sandbox.
+
+    kind's network has no user-configured IPv4 subnet, so ``--ip`` is refused and a
+    stopped container may come back with another IP; the holder is never stopped, so an
+    outage (which stops only :func:`server_name`) keeps the name resolvable and the IP.
+    """
+    return (["run", "-d", "--name", name, "--network", network, "-p", f"127.0.0.1:{host_port}:{REGISTRY_PORT}",
+             *_labels(cluster, "registry-holder"), "--entrypoint", "sleep", image, "infinity"])
+
+
+def run_registry_args(name: str, image: str, cluster: str, secret: str) -> list[str]:
+    """``docker run`` arguments of the registry process, in the holder's network namespace
+    (no restart policy: an outage fault stops it, and it must stay down until healed)."""
+    args = ["run", "-d", "--name", server_name(name), "--network", f"container:{name}",
+            *_labels(cluster, "registry")]
     for key, value in registry_environment(secret).items():
         args += ["-e", f"{key}={value}"]
     return args + [image]

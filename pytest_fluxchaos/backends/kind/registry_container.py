@@ -1,9 +1,14 @@
-"""The registry container of a kind cluster: start or reuse, wire, stop/start, remove.
+"""The registry of a kind cluster: start or reuse, wire, stop/start, remove.
 
 The data (names, ``docker run`` arguments, containerd ``certs.d`` files, the KEP-1755
-ConfigMap) is in :mod:`.registry`; this module runs it. The container is published on
-``127.0.0.1:<free port>`` for the plugin and joined to the nodes' network, where pods
-reach it as ``<name>:5000``.
+ConfigMap) is in :mod:`.registry`; this module runs it. Two containers: the *holder*
+``<cluster>-registry`` owns the name, the IP on the nodes' network (where pods reach it
+as ``<name>:5000``) and the port published on ``127.0.0.1:<free port>`` for the plugin;
+the registry process runs in ``<name>-server``, in the holder's network namespace. An
+outage stops only the server, so the name and the IP survive it (kind's network refuses
+``--ip``; a restarted container could get another address, and CoreDNS caches answers
+for 30 s). The heal waits until the registry answers from the host and from every node
+through CoreDNS, as pods resolve it (:meth:`RegistryContainer.wait_in_cluster`).
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from ...domain import BackendError, RegistryEndpoint, one_line
+from ...domain import BackendError, RegistryEndpoint, WaitTimeout, one_line
+from ...waiting import wait_until
 from ..ports import free_port
 from ..registry_wait import wait_registry
 from . import commands as cmd
 from .registry import (LABEL_CLUSTER, REGISTRY_PORT, certs_d_entries, local_registry_hosting,
-                       registry_name, run_registry_args)
+                       registry_name, run_holder_args, run_registry_args, server_name)
 
 Progress = Callable[[str], None]
 HOSTING = ("local-registry-hosting", "kube-public")
@@ -31,6 +37,7 @@ class RegistryContainer:
         self.run = run
         self.cluster = cluster
         self.name = registry_name(cluster)
+        self.server = server_name(self.name)
         self.wait_timeout = wait_timeout
         self.port: int | None = None
         self.created = False  # started by this session (so an allowed foreign cluster loses it)
@@ -56,9 +63,11 @@ class RegistryContainer:
             if labels.stdout.strip() != self.cluster:
                 raise BackendError(f"a container named {name} exists and is not this plugin's registry "
                                    f"for cluster {self.cluster}; remove it or choose another --cluster-name")
-            running = self.run(cmd.inspect_container(name, "{{.State.Running}}"), timeout=30).stdout.strip()
-            if running != "true":
-                self.run(cmd.docker_start(name), timeout=60, what=f"docker start {name}")
+            for container in (name, self.server):
+                running = self.run(cmd.inspect_container(container, "{{.State.Running}}"), timeout=30,
+                                   check=False)
+                if running.stdout.strip() != "true":
+                    self.run(cmd.docker_start(container), timeout=60, what=f"docker start {container}")
             self.port = self.published_port()
             self.run([cmd.DOCKER, "network", "connect", network, name], timeout=30, check=False)
             progress(f"kind: reusing registry {name} on 127.0.0.1:{self.port}")
@@ -73,11 +82,17 @@ class RegistryContainer:
             raise BackendError("no registry image: resolve the assets before provisioning")
         for _attempt in range(START_ATTEMPTS):  # a free port may be taken before docker binds it
             port = free_port()
-            started = self.run([cmd.DOCKER, *run_registry_args(
-                self.name, image, port, self.cluster, secrets.token_hex(16), network)],
-                timeout=120, check=False)
+            started = self.run([cmd.DOCKER, *run_holder_args(self.name, image, port, self.cluster, network)],
+                               timeout=120, check=False)
             if started.returncode == 0:
-                return port
+                server = self.run([cmd.DOCKER, *run_registry_args(self.name, image, self.cluster,
+                                                                  secrets.token_hex(16))],
+                                  timeout=120, check=False)
+                if server.returncode == 0:
+                    return port
+                self.remove()
+                raise BackendError(f"cannot start the registry {self.server} ({image}): "
+                                   f"{one_line(server.stderr, 200)}")
             self.run([cmd.DOCKER, "rm", "-f", self.name], timeout=60, check=False)
             if not any(w in started.stderr for w in ("port is already allocated", "address already in use")):
                 raise BackendError(f"cannot start the registry {self.name} ({image}): "
@@ -96,7 +111,7 @@ class RegistryContainer:
     def wait(self) -> None:
         """Until the registry answers ``GET /v2/`` from the host."""
         def logs() -> str:
-            out = self.run([cmd.DOCKER, "logs", "--tail", "5", self.name], timeout=30, check=False)
+            out = self.run([cmd.DOCKER, "logs", "--tail", "5", self.server], timeout=30, check=False)
             return one_line(out.stderr + out.stdout, 300)
 
         wait_registry(self.host_url, self.wait_timeout, logs=logs)
@@ -138,14 +153,47 @@ class RegistryContainer:
     # -- the outage primitives, and removal ---------------------------------------------------
 
     def stop(self) -> None:
-        self.run(cmd.docker_stop(self.name), timeout=60, what=f"docker stop {self.name}")
+        """The outage: the registry process stops; the holder keeps the name and the IP."""
+        self.run(cmd.docker_stop(self.server), timeout=60, what=f"docker stop {self.server}")
 
     def start(self) -> None:
-        self.run(cmd.docker_start(self.name), timeout=60, what=f"docker start {self.name}")
+        self.run(cmd.docker_start(self.server), timeout=60, what=f"docker start {self.server}")
         self.wait()
 
-    def remove(self) -> None:
+    def wait_in_cluster(self, nodes: list[str], kube: Any, timeout: float = 60.0) -> None:
+        """Until every node reaches ``<name>:5000/v2/`` resolving the name through CoreDNS
+        (the kube-dns Service), as a pod does; a cached NXDOMAIN or a stale address would
+        keep this waiting, not the controller's next scan failing."""
+        dns = dns_service_ip(kube)
+        url = f"http://{self.name}:{REGISTRY_PORT}/v2/"
+        last: dict[str, str] = {}
+
+        def answers() -> bool:
+            for node in nodes:
+                res = self.run(cmd.curl_via_dns(node, dns, url), timeout=15, check=False)
+                if res.returncode != 0:
+                    last["why"] = f"{node}: exit {res.returncode} {one_line(res.stderr or res.stdout, 160)}"
+                    return False
+            return True
+
         try:
-            self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)
-        except BaseException:  # noqa: BLE001 - teardown: best effort
-            pass
+            wait_until(answers, timeout, interval=0.5,
+                       what=f"the registry {self.name}:{REGISTRY_PORT} to answer inside the cluster")
+        except WaitTimeout as exc:
+            raise BackendError(f"{exc} (last: {last.get('why', '?')})") from None
+
+    def remove(self) -> None:
+        for container in (self.server, self.name):
+            try:
+                self.run([cmd.DOCKER, "rm", "-f", "-v", container], timeout=60, check=False)
+            except BaseException:  # noqa: BLE001 - teardown: best effort
+                pass
+
+
+def dns_service_ip(kube: Any) -> str:
+    """The cluster DNS Service's ClusterIP (kube-system/kube-dns, CoreDNS in kind)."""
+    try:
+        svc = kube.core.read_namespaced_service("kube-dns", "kube-system", _request_timeout=10)
+        return str(svc.spec.cluster_ip)
+    except Exception as exc:  # noqa: BLE001
+        raise BackendError(f"cannot read the cluster DNS Service kube-system/kube-dns: {one_line(exc, 160)}") from None
