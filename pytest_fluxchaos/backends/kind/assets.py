@@ -62,12 +62,11 @@ def choose_kind(options: KindOptions, mode: str, progress: Progress,
         choice = KindChoice(options.kind_bin, options.kind_bin_source, options.node_image,
                             options.node_image_source, None)
         return options, choice
-    if ensure is None:
-        from ...assets import ensure_kind as ensure
-    from ...assets import AssetError
+    from ...assets import AssetError, ensure_kind
 
+    build = ensure if ensure is not None else ensure_kind
     try:
-        kit = ensure(mode=mode, progress=progress)
+        kit = build(mode=mode, progress=progress)
     except AssetError as exc:
         return _fallback(options, one_line(exc, 200), progress)
     label = f"asset set ({kit.source})"
