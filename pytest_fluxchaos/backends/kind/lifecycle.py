@@ -8,17 +8,15 @@ session added to it is removed). Safe to call twice and from atexit.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import shutil
-import signal
-import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...domain import one_line
+from .. import exit_hooks
 from . import commands as cmd
 from .options import KindOptions
 
@@ -28,50 +26,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LIVE: weakref.WeakSet[KindBackend] = weakref.WeakSet()
-_HOOKS = False
 
 
 def track(backend: KindBackend) -> None:
     """From now on, exiting the interpreter (or SIGTERM/SIGHUP) tears ``backend`` down."""
     _LIVE.add(backend)
-    _install_hooks()
+    exit_hooks.track(backend, signals=True)
 
 
 def untrack(backend: KindBackend) -> None:
     _LIVE.discard(backend)
+    exit_hooks.untrack(backend)
 
 
 def live_clusters() -> dict[str, str]:
-    """Cluster name -> Flux version of the backends of this process not torn down yet."""
+    """Cluster name -> Flux version of the kind backends of this process not torn down yet."""
     return {b.cluster_name: b.flux_version or "" for b in list(_LIVE)}
-
-
-def _teardown_live() -> None:
-    for backend in list(_LIVE):
-        try:
-            backend.teardown()
-        except BaseException:  # noqa: BLE001 - at exit: best effort
-            pass
-
-
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # finally blocks run, then atexit sweeps
-
-
-def _install_hooks() -> None:
-    global _HOOKS
-    if _HOOKS:
-        return
-    _HOOKS = True
-    atexit.register(_teardown_live)
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            if signal.getsignal(signum) in (signal.SIG_DFL, None):
-                signal.signal(signum, _exit_on_signal)
-        except (ValueError, OSError):
-            pass
 
 
 # -- teardown ---------------------------------------------------------------------------------
