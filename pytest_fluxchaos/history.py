@@ -169,10 +169,31 @@ class Note(Event):
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class GitCommit(Event):
+    """A commit newly seen on the automation's push branch, oldest first.
+
+    ``markers`` are the setter markers of the tree at this commit (``path``, ``line``,
+    ``policy`` as namespace/name, ``form``, ``value``, ``tag``, ``text``); ``seed`` marks
+    the plugin's own first commit, which no controller wrote.
+    """
+
+    kind: ClassVar[str] = "git-commit"
+    repo: str = ""  # the repository's name on the Git server
+    branch: str = ""
+    sha: str = ""
+    parents: tuple[str, ...] = ()
+    author: str = ""
+    message: str = ""
+    committed: str = ""  # the commit's own time (UTC ISO-8601)
+    markers: tuple[dict[str, Any], ...] = ()
+    seed: bool = False
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (Op, Fault, PolicyLatest, PolicyReady, PolicySpec, RepositoryScan,
-                RepositoryReady, LeaseHolder, PodState, Note)
+                RepositoryReady, LeaseHolder, PodState, Note, GitCommit)
 }
 
 E = TypeVar("E", bound=Event)
@@ -183,8 +204,9 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     data = dict(data)
     kind = data.pop("kind")
     cls = EVENT_TYPES[kind]
-    if cls is RepositoryScan and "latest_tags" in data:
-        data["latest_tags"] = tuple(data["latest_tags"])
+    for key in ("latest_tags", "parents", "markers"):
+        if isinstance(data.get(key), list):
+            data[key] = tuple(data[key])
     return cls(**data)
 
 

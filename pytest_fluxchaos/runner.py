@@ -108,8 +108,11 @@ def check_context(scenario: Scenario, namespace: str, irc_version: str) -> Check
             filter_tags=pol.filter_tags,
             exclusion_list=tuple(repo.exclusion_list) if repo.exclusion_list is not None else None))
     bounds = scenario.bounds
+    automation = scenario.automation
     return CheckContext(policies=tuple(policies), irc_version=irc_version,
-                        converge_bound=bounds.converge, stuck_bound=bounds.stuck)
+                        converge_bound=bounds.converge, stuck_bound=bounds.stuck,
+                        automation=automation is not None,
+                        git_lag=max(60.0, 2 * automation.interval) if automation else 60.0)
 
 
 def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,

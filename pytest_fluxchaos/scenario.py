@@ -15,7 +15,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       model_validator)
 
 from . import faults
-from .checkers import CHECKER_NAMES
+from .checkers import checker_names
 
 from .durations import parse_duration
 
@@ -260,6 +260,74 @@ class Bounds(Model):
     timeout: Duration = 1200.0  # whole scenario
 
 
+class GitRef(Model):
+    branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+$")] = "main"
+
+
+class GitCheckout(Model):
+    ref: GitRef = Field(default_factory=GitRef)
+
+
+class GitPush(Model):
+    branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+$")] | None = None
+
+
+class CommitAuthor(Model):
+    name: str = "fluxcdbot"
+    email: str = "fluxcdbot@users.noreply.github.com"
+
+
+class CommitSpec(Model):
+    author: CommitAuthor = Field(default_factory=CommitAuthor)
+    message_template: str | None = Field(default=None, alias="messageTemplate")
+
+
+class GitSpec(Model):
+    """ImageUpdateAutomation ``spec.git``, by Flux's names."""
+
+    checkout: GitCheckout = Field(default_factory=GitCheckout)
+    push: GitPush = Field(default_factory=GitPush)
+    commit: CommitSpec = Field(default_factory=CommitSpec)
+
+
+class UpdateSpec(Model):
+    path: str = "./"
+    strategy: Literal["Setters"] = "Setters"
+
+
+class AutomationSpec(Model):
+    """An ImageUpdateAutomation (plus the GitRepository it reads) writing to the
+    environment's Git server: the last link of the 4984 chain, where a rolled-back tag
+    reaches Git.
+
+    ``manifests`` are the repository's files (path -> text) with setter markers;
+    ``${namespace}`` and ``${registry}`` are replaced at run time. Without them, each
+    policy gets ``deploy/<policy>.yaml``, a Deployment whose image carries its marker.
+    """
+
+    interval: Duration = 60.0
+    git: GitSpec = Field(default_factory=GitSpec)
+    update: UpdateSpec = Field(default_factory=UpdateSpec)
+    manifests: dict[str, str] | None = None
+
+    @property
+    def checkout_branch(self) -> str:
+        return self.git.checkout.ref.branch
+
+    @property
+    def push_branch(self) -> str:
+        return self.git.push.branch or self.git.checkout.ref.branch
+
+    @field_validator("manifests")
+    @classmethod
+    def _paths(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for path in value or {}:
+            parts = path.split("/")
+            if not path or path.startswith("/") or ".." in parts or "" in parts:
+                raise ValueError(f"manifest path {path!r} must be relative, without '..'")
+        return value
+
+
 class Scenario(Model):
     """A complete chaos scenario, independent of where (backend) and how (variant) it runs."""
 
@@ -271,6 +339,7 @@ class Scenario(Model):
     images: list[ImageSpec] = Field(min_length=1)
     repositories: list[RepositorySpec] = Field(min_length=1)
     policies: list[PolicyDef] = Field(min_length=1)
+    automation: AutomationSpec | None = None
     steps: list[Step] = Field(default_factory=list)
     expect: dict[str, dict[str, ExpectedVerdict]] = Field(default_factory=dict)
     bounds: Bounds = Field(default_factory=Bounds)
@@ -284,10 +353,25 @@ class Scenario(Model):
     def expected(self, variant: str, irc_version: str | None = None,
                  flux_version: str | None = None) -> dict[str, ExpectedVerdict]:
         """Expected verdict per checker: defaults true, then ``*``, variant, variant@version."""
-        result: dict[str, ExpectedVerdict] = {name: True for name in CHECKER_NAMES}
+        result: dict[str, ExpectedVerdict] = {
+            name: True for name in checker_names(self.automation is not None)}
         versions = [v for v in (flux_version, irc_version) if v]
         keys = ["*", *(f"*@{v}" for v in versions), variant,
                 *(f"{variant}@{v}" for v in versions)]
         for key in keys:
-            result.update(self.expect.get(key, {}))
+            result.update({k: v for k, v in self.expect.get(key, {}).items() if k in result})
         return result
+
+    @model_validator(mode="after")
+    def _markers_name_policies(self) -> Scenario:
+        if self.automation is None or not self.automation.manifests:
+            return self
+        from .setters import parse_markers
+        names = {p.name for p in self.policies}
+        for path, text in self.automation.manifests.items():
+            for m in parse_markers(path, text.replace("${namespace}", "ns")):
+                policy = m.policy.split("/", 1)[1]
+                if policy not in names:
+                    raise ValueError(f"automation.manifests {path}:{m.line}: marker names policy "
+                                     f"{policy!r}, not one of {', '.join(sorted(names))}")
+        return self

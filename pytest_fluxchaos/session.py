@@ -326,7 +326,7 @@ class FluxChaosSession:
         result.verdicts = {name: Verdict(checker=name, valid=Validity.UNKNOWN,
                                          summary="not run: environment unavailable", story=[error],
                                          data={})
-                           for name in CHECKER_NAMES}
+                           for name in result.expected}
         result.write_artifacts(self.artifacts_dir(request.nodeid))
         self.results.append((request.nodeid, result))
 

@@ -21,7 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
-from .checkers import CHECKER_NAMES
+from .checkers import CHECKER_NAMES, GIT_CHECKER_NAMES
 from .scenario import Bounds, Model, Scenario
 from .variants import PRESETS, Variant, VariantError, resolve
 
@@ -308,6 +308,10 @@ def check_references(scenario: Scenario, known_variants: dict[str, Any]) -> list
                 out.append((("expect", key, checker),
                             f"expect.{key}.{checker}: unknown checker; expected one of: "
                             f"{', '.join(CHECKER_NAMES)}"))
+            elif checker in GIT_CHECKER_NAMES and scenario.automation is None:
+                out.append((("expect", key, checker),
+                            f"expect.{key}.{checker}: judges Git, but the scenario has no "
+                            f"automation: section"))
     return out
 
 

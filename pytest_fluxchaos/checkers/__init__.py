@@ -8,6 +8,9 @@ order of tags and for the tag Flux should pick.
 ``converges``      after the faults, each policy reaches the oracle's tag, Ready
 ``never-stuck``    no policy stays not-Ready long while matching tags exist
 ``faults-landed``  every injected fault was confirmed (else unknown, never true)
+``git-no-regression``  no commit on the push branch moves a setter marker backwards
+``git-converges``  the push branch ends at the best tag within the bound
+(the two Git checkers apply only to scenarios with ``automation:``)
 
 Typical use::
 
@@ -27,15 +30,30 @@ from .converges import Converges
 from .core import (CheckContext, Checker, PolicyUnderTest, Validity, Verdict, combine,
                    overall)
 from .faults_landed import FaultsLanded
+from .git_converges import GitConverges
+from .git_no_regression import GitNoRegression
 from .never_stuck import NeverStuck
 from .no_regression import NoRegression
 
 DEFAULT_CHECKERS: tuple[Checker, ...] = (NoRegression(), Converges(), NeverStuck(),
-                                         FaultsLanded())
+                                         FaultsLanded(), GitNoRegression(), GitConverges())
 
 CHECKERS_BY_NAME: dict[str, Checker] = {c.name: c for c in DEFAULT_CHECKERS}
 CHECKER_NAMES: tuple[str, ...] = tuple(CHECKERS_BY_NAME)
 """The one list of checker names: suites' ``expect``, reports and JUnit properties read it."""
+GIT_CHECKER_NAMES: tuple[str, ...] = ("git-no-regression", "git-converges")
+"""Checkers that judge the automation's Git history; they apply only with ``automation:``."""
+
+
+def applies(checker: Checker, ctx: CheckContext) -> bool:
+    """A checker applies unless it says otherwise (the Git ones need an automation)."""
+    test = getattr(checker, "applies", None)
+    return bool(test(ctx)) if callable(test) else True
+
+
+def checker_names(automation: bool) -> tuple[str, ...]:
+    """The checkers a scenario is judged by."""
+    return tuple(n for n in CHECKER_NAMES if automation or n not in GIT_CHECKER_NAMES)
 
 
 def run_checkers(history: History, ctx: CheckContext,
@@ -44,6 +62,8 @@ def run_checkers(history: History, ctx: CheckContext,
     (as in Jepsen: a crashed checker proves nothing either way), never hides the others."""
     verdicts: dict[str, Verdict] = {}
     for checker in checkers:
+        if not applies(checker, ctx):
+            continue
         try:
             verdict = checker.check(history, ctx)
         except Exception as exc:  # noqa: BLE001 - reported in the verdict
@@ -59,6 +79,6 @@ def run_checkers(history: History, ctx: CheckContext,
 
 __all__ = [
     "CHECKERS_BY_NAME", "CHECKER_NAMES", "CheckContext", "Checker", "Converges", "DEFAULT_CHECKERS",
-    "FaultsLanded", "NeverStuck", "NoRegression", "PolicyUnderTest", "Validity", "Verdict",
-    "combine", "overall", "run_checkers",
+    "FaultsLanded", "GIT_CHECKER_NAMES", "GitConverges", "GitNoRegression", "NeverStuck", "NoRegression", "PolicyUnderTest", "Validity", "Verdict",
+    "applies", "checker_names", "combine", "overall", "run_checkers",
 ]

@@ -33,7 +33,7 @@ from . import oracle
 from .core import CheckContext, PolicyUnderTest, Validity, Verdict, combine
 from .oracle import Outcomes
 from .story import StoryTeller, fmt_t
-from .timeline import (PolicyState, RegistryTimeline, SpecTimeline, fault_end,
+from .timeline import (PolicyState, RegistryTimeline, SpecTimeline, SpecVersion, fault_end,
                        history_end, policy_states)
 
 
@@ -54,6 +54,35 @@ def _fmt_state(state: PolicyState | None) -> str:
     ready = f"Ready {state.ready}" if state.ready else "Ready not observed"
     why = f" {state.reason}" if state.reason and state.ready != "True" else ""
     return f"latest {state.tag or '(none)'} ({ready}{why})"
+
+
+@dataclass(frozen=True)
+class Quiescence:
+    """Where a policy's convergence window opens, and what the oracle expects there."""
+
+    anchor: str
+    start: float
+    spec: SpecVersion
+    present: set[str]
+    maybe: set[str]
+    expected: Outcomes
+
+
+def quiescence(history: History, ctx: CheckContext, put: PolicyUnderTest,
+               fend: float | None) -> Quiescence:
+    """The latest of the last fault heal, registry op and spec change, and the oracle's
+    expected outcome from the registry state then (shared with git-converges)."""
+    registry = RegistryTimeline(history, put.image)
+    specs = SpecTimeline(history, put)
+    candidates: dict[str, float | None] = {
+        "last fault heal": fend, "last registry op": registry.last_change(),
+        "last spec change": specs.last_change()}
+    anchors = {k: v for k, v in candidates.items() if v is not None}
+    anchor, start = max(anchors.items(), key=lambda kv: kv[1], default=("start", 0.0))
+    spec = specs.at(start)
+    present, maybe = registry.snapshot(start)
+    return Quiescence(anchor, start, spec, present, maybe,
+                      oracle.expected_outcomes(present, maybe, spec, put, ctx.irc_version))
 
 
 @dataclass
@@ -87,16 +116,9 @@ class Converges:
 
     def _judge(self, history: History, ctx: CheckContext, put: PolicyUnderTest,
                fend: float | None, teller: StoryTeller, story: list[str]) -> dict[str, Any]:
-        registry = RegistryTimeline(history, put.image)
-        specs = SpecTimeline(history, put)
-        candidates: dict[str, float | None] = {
-            "last fault heal": fend, "last registry op": registry.last_change(),
-            "last spec change": specs.last_change()}
-        anchors = {k: v for k, v in candidates.items() if v is not None}
-        anchor, start = max(anchors.items(), key=lambda kv: kv[1], default=("start", 0.0))
-        spec = specs.at(start)
-        present, maybe = registry.snapshot(start)
-        expected = oracle.expected_outcomes(present, maybe, spec, put, ctx.irc_version)
+        q = quiescence(history, ctx, put, fend)
+        anchor, start, spec, present, maybe, expected = (q.anchor, q.start, q.spec, q.present,
+                                                          q.maybe, q.expected)
         states = policy_states(history, put.name)
         end = history_end(history)
         deadline = start + ctx.converge_bound

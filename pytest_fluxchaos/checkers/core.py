@@ -121,6 +121,8 @@ class CheckContext:
     story_window: float = 60.0
     spec_grace: float = 5.0
     story_max_lines: int = 15
+    automation: bool = False  # the scenario runs image-automation-controller against Git
+    git_lag: float = 60.0  # how long after its policy the automation may commit
 
 
 @runtime_checkable
