@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 
-from .checkers import CHECKER_NAMES
 from .environment import Environment, Progress
 from .progress import Progress as TerminalProgress
 from .runner import RunResult, namespace_for, run_scenario

@@ -79,6 +79,7 @@ def run_checkers(history: History, ctx: CheckContext,
 
 __all__ = [
     "CHECKERS_BY_NAME", "CHECKER_NAMES", "CheckContext", "Checker", "Converges", "DEFAULT_CHECKERS",
-    "FaultsLanded", "GIT_CHECKER_NAMES", "GitConverges", "GitNoRegression", "NeverStuck", "NoRegression", "PolicyUnderTest", "Validity", "Verdict",
+    "FaultsLanded", "GIT_CHECKER_NAMES", "GitConverges", "GitNoRegression", "NeverStuck",
+    "NoRegression", "PolicyUnderTest", "Validity", "Verdict",
     "applies", "checker_names", "combine", "overall", "run_checkers",
 ]
