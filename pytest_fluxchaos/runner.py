@@ -188,20 +188,21 @@ def _settle(scenario: Scenario, history: History, ctx: CheckContext, deadline: f
     to regress (the new leader reconciles from its own DB a moment later), so the
     converged state must hold for ``bounds.settle`` seconds before the run ends early.
     """
-    from .checkers import Converges
+    from .checkers import Checker, Converges, GitConverges
 
     start = history.now()
     hold = scenario.bounds.settle
-    limit = min(start + scenario.bounds.converge, deadline)
-    progress(f"settling (converge bound {scenario.bounds.converge:.0f}s, hold {hold:.0f}s)")
-    checker = Converges()
+    bound = scenario.bounds.converge + (ctx.git_lag if ctx.automation else 0.0)
+    limit = min(start + bound, deadline)
+    progress(f"settling (converge bound {bound:.0f}s, hold {hold:.0f}s)")
+    checkers: list[Checker] = [Converges(), *([GitConverges()] if ctx.automation else [])]
     since: float | None = None
 
     def settled() -> bool:
         nonlocal since
         nemesis.heal_due()
         now = history.now()
-        if checker.check(history, ctx).valid is not Validity.TRUE:
+        if any(c.check(history, ctx).valid is not Validity.TRUE for c in checkers):
             since = None
             return False
         since = now if since is None else since

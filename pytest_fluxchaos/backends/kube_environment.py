@@ -24,7 +24,9 @@ from ..kube import KubeClient
 from ..registry import RegistryClient, RegistryError
 from ..scenario import Scenario
 from ..variants import Variant, render
+from ..gitrepo import GitWatcher
 from ..domain import BackendError, ContainerProcess, HelperResult, InstallRequest, PodStatus
+from .automation_wiring import start_automation
 from .base import Backend
 
 
@@ -45,6 +47,8 @@ class KubeEnvironment:
         self.registry_client = RegistryClient(endpoint.host_url)
         self._lock = threading.Lock()
         self._closed = False
+        self._histories: dict[str, History] = {}
+        self._git_watchers: dict[str, GitWatcher] = {}
 
     def backend_details(self) -> dict[str, Any]:
         """The backend's own account of what it runs on (kind: binary, node image, path taken)."""
@@ -99,6 +103,10 @@ class KubeEnvironment:
                     extra["interval"] = format_duration(pol.interval or 600.0)
             self.kube.create_image_policy(namespace, pol.name, pol.repository, pol.policy,
                                           extra_spec=extra)
+        if scenario.automation is not None:
+            self._git_watchers[namespace] = start_automation(
+                self.backend, self.kube, namespace, scenario, self._histories[namespace],
+                self.registry_endpoint.cluster_host, lambda image: self.image_ref(namespace, image))
 
     def image_ref(self, namespace: str, image: str) -> str:
         """What ImageRepository.spec.image holds: the registry as seen from the cluster."""
@@ -136,9 +144,15 @@ class KubeEnvironment:
                             api_version=self.kube.image_api_version(),
                             pods_fn=self.backend.pods)
         observer.start(sync_timeout=15)
+        self._histories[namespace] = history
 
         def stop() -> list[str]:
-            return [str(e) for e in observer.stop()]
+            errors = [str(e) for e in observer.stop()]
+            watcher = self._git_watchers.pop(namespace, None)
+            if watcher is not None:
+                errors += [f"git: {e}" for e in watcher.stop()]
+            self._histories.pop(namespace, None)
+            return errors
         return stop
 
     # -- cluster state and faults -------------------------------------------------------
