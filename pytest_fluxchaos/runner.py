@@ -112,7 +112,7 @@ def check_context(scenario: Scenario, namespace: str, irc_version: str) -> Check
     return CheckContext(policies=tuple(policies), irc_version=irc_version,
                         converge_bound=bounds.converge, stuck_bound=bounds.stuck,
                         automation=automation is not None,
-                        git_lag=max(60.0, 2 * automation.interval) if automation else 60.0)
+                        git_lag=automation.interval + 15.0 if automation else 60.0)
 
 
 def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
