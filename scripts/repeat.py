@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 
 
+CHECKERS = ("no-regression", "converges", "faults-landed", "git-no-regression", "git-converges")
+
+
 def tally(out: Path) -> dict:
     per_variant: dict[str, dict] = collections.defaultdict(lambda: {
-        "runs": 0, "no-regression": collections.Counter(), "converges": collections.Counter(),
-        "faults-landed": collections.Counter(), "passed": 0, "errors": 0, "seconds": [],
+        "runs": 0, **{name: collections.Counter() for name in CHECKERS}, "passed": 0, "errors": 0, "seconds": [],
         "oom_injected": 0, "oom_confirmed_kernel": 0, "attempts": []})
     for verdict_file in sorted(out.glob("run-*/*/verdict.json")):
         data = json.loads(verdict_file.read_text())
@@ -32,7 +34,7 @@ def tally(out: Path) -> dict:
         row["passed"] += bool(data["passed"])
         row["errors"] += data["error"] is not None
         row["seconds"].append(data["timings"].get("run", 0))
-        for name in ("no-regression", "converges", "faults-landed"):
+        for name in CHECKERS:
             if name in data["checkers"]:
                 row[name][data["checkers"][name]["verdict"]] += 1
         history = verdict_file.parent / "history.jsonl"
@@ -76,8 +78,8 @@ def main() -> int:
     for item, row in printable.items():
         secs = sorted(row["seconds"])
         print(f"{item}: runs={row['runs']} passed={row['passed']} errors={row['errors']} "
-              f"no-regression={row['no-regression']} converges={row['converges']} "
-              f"faults-landed={row['faults-landed']} oom kernel-confirmed="
+              + "".join(f"{name}={row[name]} " for name in CHECKERS if row[name])
+              + "oom kernel-confirmed="
               f"{row['oom_confirmed_kernel']}/{row['oom_injected']} "
               f"median={secs[len(secs) // 2] if secs else 0:.0f}s attempts={row['attempts']}")
     return 0
