@@ -524,3 +524,112 @@ def test_session_report_failure_is_a_message_not_an_error(tmp_path: Path,
     assert path is None
     assert message == ("fluxchaos report not written: the HTML report needs matplotlib: "
                        "pip install 'pytest-fluxchaos[report]' (or pip install matplotlib)")
+
+
+# -- the Git lane: an automation run whose branch regressed (flux2#4984 in Git) -------
+
+GIT_NS = "fc-ha-emptydir-9f3c2a"
+GIT_POLICY = f"{GIT_NS}/app"
+GIT_PODS = ("image-reflector-controller-7c9d8f6b5-k2x7q", "image-reflector-controller-7c9d8f6b5-w9mzt")
+GIT_EXPECTED = {"no-regression": False, "converges": "any", "git-no-regression": False,
+                "git-converges": "any"}
+
+
+def fake_sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def git_regressed_history(ns: str = GIT_NS) -> History:
+    """A realistic automation run of the 4984 scenario on ha-emptydir: 1.0.0 and 1.1.0
+    pushed, the seed commit, IAC writes 1.1.0; the leader (a) is OOM-killed and kept down
+    until b leads; 1.2.0 is pushed, b resolves it and IAC writes it; b is OOM-killed, a
+    leads again with its pre-1.2.0 database: the policy goes 1.2.0 -> 1.1.0 and IAC commits
+    1.1.0 over 1.2.0. The history ends past the Git convergence bound."""
+    from pytest_fluxchaos.history import GitCommit
+    from pytest_fluxchaos.setters import marker_comment
+
+    clock = Clock()
+    h = History(clock=clock, wall_clock=clock.wall)
+    policy = f"{ns}/app"
+    a, b = GIT_PODS
+    lease = f"{ns}/image-reflector-controller-leader-election"
+    ref = f"fluxchaos-registry:5000/{ns}/app"
+    shas: list[str] = []
+
+    def at(t: float) -> History:
+        clock.t = t
+        return h
+
+    def commit(t: float, tag: str, *, seed: bool = False) -> None:
+        text = f"          image: {ref}:{tag} {marker_comment(ns, 'app')}"
+        sha = fake_sha(f"{len(shas)}:{tag}")
+        at(t).record(GitCommit, repo=ns, branch="main", sha=sha, parents=tuple(shas[-1:]),
+                     author=("fluxchaos <fluxchaos@example.invalid>" if seed
+                             else "fluxcdbot <fluxcdbot@users.noreply.github.com>"),
+                     message="fluxchaos: seed" if seed else f"Update app to {tag}",
+                     committed=clock.wall()[:19] + "Z",
+                     markers=({"path": "deploy/app.yaml", "line": 17, "policy": policy,
+                               "form": "image", "value": f"{ref}:{tag}", "tag": tag,
+                               "text": text},), seed=seed)
+        shas.append(sha)
+
+    def push(t: float, tag: str, n: int) -> None:
+        at(t).record(Op, image="app", tag=tag, type="invoke")
+        at(t + 0.15).record(Op, image="app", tag=tag, type="ok", digest=f"sha256:{n:064x}")
+
+    def oom(t: float, fid: str, victim: str, other: str, takeover: float) -> None:
+        at(t).record(Fault, fault_id=fid, f="oom-kill", phase="inject", target="leader", resolved=victim)
+        at(t + 1.1).record(PodState, pod=f"{ns}/{victim}", container_id=f"c-{victim}-1",
+                           state="terminated", reason="OOMKilled", exit_code=137, restart_count=0)
+        at(t + 1.6).record(PodState, pod=f"{ns}/{victim}", container_id=f"c-{victim}-2",
+                           state="running", restart_count=1)
+        at(t + 1.7).record(Fault, fault_id=fid, f="oom-kill", phase="confirm", target="leader",
+                           resolved=victim, outcome="ok",
+                           detail={"reason": "OOMKilled", "exit_code": 137, "kernel": "oom_kill=1"})
+        at(takeover).record(LeaseHolder, lease=lease, holder=other, identity=f"{other}_2",
+                            transitions=len(h.of(LeaseHolder)))
+        at(takeover + 0.2).record(Fault, fault_id=fid, f="oom-kill", phase="heal", target="leader",
+                                  resolved=victim, detail={"thawed": True})
+
+    at(0).record(Note, message="run start", data={"variant": "ha-emptydir"})
+    for pod in GIT_PODS:
+        at(0.8).record(PodState, pod=f"{ns}/{pod}", container_id=f"c-{pod}-1", state="running")
+    at(1.2).record(LeaseHolder, lease=lease, holder=a, identity=f"{a}_1", transitions=0)
+    at(1.5).record(PolicySpec, policy=policy, generation=1,
+                   spec={"imageRepositoryRef": {"name": "app"},
+                         "policy": {"semver": {"range": ">=1.0.0"}}})
+    commit(1.9, "seed", seed=True)
+    push(2.0, "1.0.0", 0)
+    push(2.4, "1.1.0", 1)
+    at(4.1).record(RepositoryScan, repository=f"{ns}/app", revision="r1", tag_count=2,
+                   latest_tags=("1.1.0", "1.0.0"))
+    at(4.4).record(PolicyReady, policy=policy, status="True", reason="Succeeded")
+    at(4.4).record(PolicyLatest, policy=policy, tag="1.1.0")
+    commit(9.8, "1.1.0")
+    oom(14.0, "oom-1", a, b, takeover=30.5)              # b leads; a restarts, stale
+    push(33.0, "1.2.0", 2)
+    at(34.2).record(RepositoryScan, repository=f"{ns}/app", revision="r2", tag_count=3,
+                    latest_tags=("1.2.0", "1.1.0", "1.0.0"))
+    at(34.5).record(PolicyLatest, policy=policy, tag="1.2.0", previous="1.1.0")
+    commit(39.6, "1.2.0")
+    oom(44.0, "oom-2", b, a, takeover=60.8)              # a leads with its old database
+    at(61.3).record(PolicyLatest, policy=policy, tag="1.1.0", previous="1.2.0")
+    commit(66.9, "1.1.0")
+    at(150.0).record(Note, message="run end")
+    return h
+
+
+def write_git_item(root: Path, name: str, *, expected: dict | None = None) -> Path:
+    history = git_regressed_history()
+    ctx = CheckContext(policies=(PolicyUnderTest(name=GIT_POLICY, image="app",
+                                                 policy={"semver": {"range": ">=1.0.0"}}),),
+                       irc_version="v1.2.4", converge_bound=45, stuck_bound=120,
+                       automation=True, git_lag=30)
+    result = RunResult(scenario="two-flips-stale-db-git", variant="ha-emptydir", namespace=GIT_NS,
+                       backend="kind", irc_version="v1.2.4", flux_version="2.9.4", seed=4984,
+                       history=history, expected=GIT_EXPECTED if expected is None else expected,
+                       timings={"deploy": 52.3, "run": 150.0})
+    result.verdicts = run_checkers(history, ctx)
+    return result.write_artifacts(root / name)
