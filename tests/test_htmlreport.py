@@ -633,3 +633,111 @@ def write_git_item(root: Path, name: str, *, expected: dict | None = None) -> Pa
                        timings={"deploy": 52.3, "run": 150.0})
     result.verdicts = run_checkers(history, ctx)
     return result.write_artifacts(root / name)
+
+
+GIT_ITEM = "suites_4984-git.yaml_two-flips-stale-db-git_ha-emptydir"
+GIT_SHAS = [fake_sha(f"{i}:{tag}") for i, tag in enumerate(("seed", "1.1.0", "1.2.0", "1.1.0"))]
+
+
+@pytest.fixture(scope="module")
+def git_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("git-artifacts")
+    write_git_item(root, GIT_ITEM)
+    write_item(root, "suites_4984.yaml_two-flips-stale-db_single", regress=False, variant="single")
+    out = render_report(root)
+    return root, out.read_text(encoding="utf-8")
+
+
+def test_git_item_verdicts_are_the_checkers(git_report: tuple[Path, str]) -> None:
+    root, _html = git_report
+    data = json.loads((root / GIT_ITEM / "verdict.json").read_text())
+    checkers = data["checkers"]
+    assert checkers["git-no-regression"]["verdict"] == "false"
+    [reg] = checkers["git-no-regression"]["data"]["regressions"]
+    assert (reg["sha"], reg["parent"], reg["old"], reg["new"]) == (GIT_SHAS[3], GIT_SHAS[2],
+                                                                  "1.2.0", "1.1.0")
+    assert checkers["git-converges"]["verdict"] == "false"
+    assert checkers["git-converges"]["data"]["policies"][GIT_POLICY]["final_tags"] == ["1.1.0"]
+    assert data["passed"] is True  # the suite expects both
+
+
+def test_git_lane_marks_every_commit_and_the_regressing_one_in_red(git_report: tuple[Path, str]) -> None:
+    _root, html = git_report
+    sec = section_html(html, f"item-{GIT_ITEM}")
+    assert sec.count("<svg") == 1
+    for i in range(4):
+        assert f'id="fc-commit-{i}-' in sec
+    assert 'id="fc-commit-4-' not in sec
+    # one red label, the commit git-no-regression named, with what it did
+    assert sec.count('id="fc-git-regression-') == 1
+    start = sec.index('id="fc-git-regression-0-')
+    label = sec[start: sec.index("</text>", start)]  # the label group: its red box, its text
+    assert f"{GIT_SHAS[3][:7]} app:1.2.0→1.1.0" in label
+    assert "#d62728" in label  # the regression red
+    # the other commits: short SHA and the tag their markers hold; the seed says so
+    for sha, tag in zip(GIT_SHAS[:3], ("seed", "1.1.0", "1.2.0")):
+        assert f">{sha[:7]} {tag}</text>" in sec
+    assert ">seed commit</text>" in sec and ">commit moving a tag back</text>" in sec
+    assert "push branch fc-ha-emptydir-9f3c2a@main: 4 commit(s) observed" in sec
+    assert "git-converges false (expected 1.2.0, ends at 1.1.0)" in sec
+    assert "Git lane: the 4 commit(s) seen on the push branch" in sec
+
+
+def test_git_commit_table_highlights_the_regressing_commit(git_report: tuple[Path, str]) -> None:
+    _root, html = git_report
+    sec = section_html(html, f"item-{GIT_ITEM}")
+    table = sec[sec.index('<table class="commits">'):]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r'<tr class="([^"]*)" id="[^"]*-commit-([0-9a-f]{7})">(.*?)</tr>', table, re.S)
+    assert [(cls, sha) for cls, sha, _ in rows] == [
+        ("seed", GIT_SHAS[0][:7]), ("", GIT_SHAS[1][:7]), ("", GIT_SHAS[2][:7]),
+        ("git-regression", GIT_SHAS[3][:7])]
+    last = rows[-1][2]
+    assert ">66.9</td>" in last and f"<code>{GIT_SHAS[2][:7]}</code>" in last
+    assert "<td>1.1.0</td><td>Update app to 1.1.0</td>" in last
+    assert "moves back: app:1.2.0→1.1.0" in last
+    assert f"GIT REGRESSION commit {GIT_SHAS[3][:7]} app:1.2.0 → 1.1.0</b> (deploy/app.yaml:17" in sec
+    assert "has-regression" in parse(html).sections()[f"item-{GIT_ITEM}"]
+
+
+def test_git_checkers_in_the_summary_table_only_where_they_ran(git_report: tuple[Path, str]) -> None:
+    _root, html = git_report
+    head = html[html.index('<table class="summary">'):html.index("</thead>")]
+    names = re.findall(r"<th>([a-z-]+)</th>", head)
+    assert names[names.index("no-regression"):names.index("git-converges") + 1] == [
+        "no-regression", "converges", "never-stuck", "faults-landed", "git-no-regression",
+        "git-converges"]
+    rows = summary_rows(html)
+    git = rows["two-flips-stale-db-git[ha-emptydir]"]
+    assert git.count("<b>false</b><small>expected false ✓</small>") == 2
+    plain = rows["two-flips-stale-db[single]"]
+    assert plain.count('<td class="v">-</td>') == 2  # no automation: no Git verdict
+    single = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_single")
+    assert "fc-commit-" not in single and 'class="commits"' not in single
+    assert "push branch" not in single and "git-no-regression" not in single
+
+
+def test_reports_without_automation_render_as_before(report: tuple[Path, str]) -> None:
+    _out, html = report
+    html = html[html.index("</style>"):]  # the page's CSS knows the commit table
+    assert "git-" not in html and "fc-commit-" not in html and 'class="commits"' not in html
+    assert "seed commit" not in html and "GIT REGRESSION" not in html
+
+
+def test_the_lane_follows_the_verdict_not_its_own_judgement(tmp_path: Path) -> None:
+    item = write_git_item(tmp_path, "x")
+    path = item / "verdict.json"
+    data = json.loads(path.read_text())
+    regs = data["checkers"]["git-no-regression"]["data"]["regressions"]
+    regs[0]["sha"] = GIT_SHAS[2]  # the checker (say, a newer one) names another commit
+    path.write_text(json.dumps(data))
+    (loaded,) = load_items(tmp_path)
+    assert [c.regressed for c in loaded.commits] == [False, False, True, False]
+    html = render_report(tmp_path).read_text(encoding="utf-8")
+    assert f"{GIT_SHAS[2][:7]} app:1.2.0→1.1.0" in html
+    # an artifact without the Git verdicts (an older plugin) draws no red commit
+    del data["checkers"]["git-no-regression"], data["checkers"]["git-converges"]
+    path.write_text(json.dumps(data))
+    html = render_report(tmp_path).read_text(encoding="utf-8")
+    assert "fc-git-regression-" not in html and "GIT REGRESSION" not in html
+    assert html.count('id="fc-commit-') == 4 and "<th>git-no-regression</th>" not in html
