@@ -741,3 +741,19 @@ def test_the_lane_follows_the_verdict_not_its_own_judgement(tmp_path: Path) -> N
     html = render_report(tmp_path).read_text(encoding="utf-8")
     assert "fc-git-regression-" not in html and "GIT REGRESSION" not in html
     assert html.count('id="fc-commit-') == 4 and "<th>git-no-regression</th>" not in html
+
+
+def test_commit_labels_never_overlap_and_regressions_are_placed_first() -> None:
+    from pytest_fluxchaos.htmlreport.plot import place_labels
+
+    xs = [60.0 + 2 * i for i in range(12)]
+    texts = [f"{i:07x} app:1.2.0→1.1.0" if i % 2 else f"{i:07x} 1.2.0" for i in range(12)]
+    flagged = [bool(i % 2) for i in range(12)]
+    rows, left = place_labels(xs, texts, flagged, 150.0)
+    placed = [i for i, r in enumerate(rows) if r is not None]
+    assert len(placed) < 12  # too crowded for all: some ordinary labels give way ...
+    assert sum(1 for i in placed if flagged[i]) >= sum(1 for i in placed if not flagged[i])
+    assert rows[1] == 0  # ... never the first regression
+    rows, left = place_labels([148.0, 10.0], ["abc1234 app:1.2.0→1.1.0", "def5678 1.1.0"],
+                              [True, False], 150.0)
+    assert rows == [0, 0] and left == [True, False]  # near the end: drawn leftwards
