@@ -399,14 +399,17 @@ def summary_line(nodeid: str, outcome: str, properties: Sequence[tuple[str, Any]
         converges=false(any) never-stuck=true faults-landed=true faults=3/3 regressions=1
         variant=ha-emptydir irc=v1.2.4
 
-    A verdict that differs from the expectation is marked ``!=expected``. None when the
-    item has no fluxchaos properties (an ordinary test).
+    A verdict that differs from the expectation is marked ``!=expected``. A scenario with
+    an automation adds its Git verdicts (``git-no-regression=false(expected)
+    git-converges=false(any)``) and ``git-regressions=N``; other items have neither.
+    None when the item has no fluxchaos properties (an ordinary test).
     """
     props = {str(k): _word(v) for k, v in properties if str(k).startswith("fluxchaos.")}
     if not props:
         return None
     skip = {"variant", "backend", "irc_version", "flux_version", "seed", "overall",
-            "faults_injected", "faults_confirmed", "regressions", "artifacts", "error"}
+            "faults_injected", "faults_confirmed", "regressions", "git_regressions", "artifacts",
+            "error"}
     checks = []
     for key, got in props.items():
         name = key[len("fluxchaos."):]
@@ -429,6 +432,8 @@ def summary_line(nodeid: str, outcome: str, properties: Sequence[tuple[str, Any]
         parts.append(f"faults={props['fluxchaos.faults_injected']}/{confirmed}")
     if "fluxchaos.regressions" in props:
         parts.append(f"regressions={props['fluxchaos.regressions']}")
+    if "fluxchaos.git_regressions" in props:
+        parts.append(f"git-regressions={props['fluxchaos.git_regressions']}")
     for key, label in (("variant", "variant"), ("backend", "backend"), ("irc_version", "irc"),
                        ("flux_version", "flux"), ("seed", "seed")):
         if props.get(f"fluxchaos.{key}"):

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from .checkers import Validity
+from .checkers import CHECKER_NAMES, Validity
 from .history import Fault, PolicyLatest
 from .runner import RunResult
 
@@ -27,8 +27,9 @@ def fault_counts(result: RunResult) -> tuple[int, int]:
     return len(injected), len(confirmed & injected)
 
 
-def regression_count(result: RunResult) -> int:
-    verdict = result.verdicts.get("no-regression")
+def regression_count(result: RunResult, checker: str = "no-regression") -> int:
+    """How many regressions ``checker`` (``no-regression`` or ``git-no-regression``) found."""
+    verdict = result.verdicts.get(checker)
     if verdict is None:
         return 0
     return len(verdict.data.get("regressions", []))
@@ -64,6 +65,9 @@ class FailureReport:
         props += [("fluxchaos.faults_injected", str(injected)),
                   ("fluxchaos.faults_confirmed", str(confirmed)),
                   ("fluxchaos.regressions", str(regression_count(r)))]
+        if "git-no-regression" in r.verdicts:  # only scenarios with an automation
+            props.append(("fluxchaos.git_regressions",
+                          str(regression_count(r, "git-no-regression"))))
         if r.artifacts:
             props.append(("fluxchaos.artifacts", str(r.artifacts)))
         if r.error:
@@ -115,13 +119,13 @@ def terminal_summary(tr: Any, results: list[tuple[str, RunResult]],
     comparing them to ``expect``, which their test did not enforce.
     """
     tr.write_sep("=", "fluxchaos summary")
-    checker_names: list[str] = []
+    present = {name for _nodeid, result in results for name in result.verdicts}
+    checker_names = [n for n in CHECKER_NAMES if n in present]  # the one order, as in the page
     for _nodeid, result in results:
-        for name in result.verdicts:
-            if name not in checker_names:
-                checker_names.append(name)
+        checker_names += [n for n in result.verdicts if n not in checker_names]
     short = {"no-regression": "regress", "converges": "converge", "never-stuck": "stuck",
-             "faults-landed": "faults"}
+             "faults-landed": "faults", "git-no-regression": "git-regress",
+             "git-converges": "git-converge"}
     header = (["item", "variant"] + [short.get(n, n) for n in checker_names]
               + ["inj/conf", "regr", "secs", "result"])
     rows = []

@@ -524,3 +524,236 @@ def test_session_report_failure_is_a_message_not_an_error(tmp_path: Path,
     assert path is None
     assert message == ("fluxchaos report not written: the HTML report needs matplotlib: "
                        "pip install 'pytest-fluxchaos[report]' (or pip install matplotlib)")
+
+
+# -- the Git lane: an automation run whose branch regressed (flux2#4984 in Git) -------
+
+GIT_NS = "fc-ha-emptydir-9f3c2a"
+GIT_POLICY = f"{GIT_NS}/app"
+GIT_PODS = ("image-reflector-controller-7c9d8f6b5-k2x7q", "image-reflector-controller-7c9d8f6b5-w9mzt")
+GIT_EXPECTED = {"no-regression": False, "converges": "any", "git-no-regression": False,
+                "git-converges": "any"}
+
+
+def fake_sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def git_regressed_history(ns: str = GIT_NS) -> History:
+    """A realistic automation run of the 4984 scenario on ha-emptydir: 1.0.0 and 1.1.0
+    pushed, the seed commit, IAC writes 1.1.0; the leader (a) is OOM-killed and kept down
+    until b leads; 1.2.0 is pushed, b resolves it and IAC writes it; b is OOM-killed, a
+    leads again with its pre-1.2.0 database: the policy goes 1.2.0 -> 1.1.0 and IAC commits
+    1.1.0 over 1.2.0. The history ends past the Git convergence bound."""
+    from pytest_fluxchaos.history import GitCommit
+    from pytest_fluxchaos.setters import marker_comment
+
+    clock = Clock()
+    h = History(clock=clock, wall_clock=clock.wall)
+    policy = f"{ns}/app"
+    a, b = GIT_PODS
+    lease = f"{ns}/image-reflector-controller-leader-election"
+    ref = f"fluxchaos-registry:5000/{ns}/app"
+    shas: list[str] = []
+
+    def at(t: float) -> History:
+        clock.t = t
+        return h
+
+    def commit(t: float, tag: str, *, seed: bool = False) -> None:
+        text = f"          image: {ref}:{tag} {marker_comment(ns, 'app')}"
+        sha = fake_sha(f"{len(shas)}:{tag}")
+        at(t).record(GitCommit, repo=ns, branch="main", sha=sha, parents=tuple(shas[-1:]),
+                     author=("fluxchaos <fluxchaos@example.invalid>" if seed
+                             else "fluxcdbot <fluxcdbot@users.noreply.github.com>"),
+                     message="fluxchaos: seed" if seed else f"Update app to {tag}",
+                     committed=clock.wall()[:19] + "Z",
+                     markers=({"path": "deploy/app.yaml", "line": 17, "policy": policy,
+                               "form": "image", "value": f"{ref}:{tag}", "tag": tag,
+                               "text": text},), seed=seed)
+        shas.append(sha)
+
+    def push(t: float, tag: str, n: int) -> None:
+        at(t).record(Op, image="app", tag=tag, type="invoke")
+        at(t + 0.15).record(Op, image="app", tag=tag, type="ok", digest=f"sha256:{n:064x}")
+
+    def oom(t: float, fid: str, victim: str, other: str, takeover: float) -> None:
+        at(t).record(Fault, fault_id=fid, f="oom-kill", phase="inject", target="leader", resolved=victim)
+        at(t + 1.1).record(PodState, pod=f"{ns}/{victim}", container_id=f"c-{victim}-1",
+                           state="terminated", reason="OOMKilled", exit_code=137, restart_count=0)
+        at(t + 1.6).record(PodState, pod=f"{ns}/{victim}", container_id=f"c-{victim}-2",
+                           state="running", restart_count=1)
+        at(t + 1.7).record(Fault, fault_id=fid, f="oom-kill", phase="confirm", target="leader",
+                           resolved=victim, outcome="ok",
+                           detail={"reason": "OOMKilled", "exit_code": 137, "kernel": "oom_kill=1"})
+        at(takeover).record(LeaseHolder, lease=lease, holder=other, identity=f"{other}_2",
+                            transitions=len(h.of(LeaseHolder)))
+        at(takeover + 0.2).record(Fault, fault_id=fid, f="oom-kill", phase="heal", target="leader",
+                                  resolved=victim, detail={"thawed": True})
+
+    at(0).record(Note, message="run start", data={"variant": "ha-emptydir"})
+    for pod in GIT_PODS:
+        at(0.8).record(PodState, pod=f"{ns}/{pod}", container_id=f"c-{pod}-1", state="running")
+    at(1.2).record(LeaseHolder, lease=lease, holder=a, identity=f"{a}_1", transitions=0)
+    at(1.5).record(PolicySpec, policy=policy, generation=1,
+                   spec={"imageRepositoryRef": {"name": "app"},
+                         "policy": {"semver": {"range": ">=1.0.0"}}})
+    commit(1.9, "seed", seed=True)
+    push(2.0, "1.0.0", 0)
+    push(2.4, "1.1.0", 1)
+    at(4.1).record(RepositoryScan, repository=f"{ns}/app", revision="r1", tag_count=2,
+                   latest_tags=("1.1.0", "1.0.0"))
+    at(4.4).record(PolicyReady, policy=policy, status="True", reason="Succeeded")
+    at(4.4).record(PolicyLatest, policy=policy, tag="1.1.0")
+    commit(9.8, "1.1.0")
+    oom(14.0, "oom-1", a, b, takeover=30.5)              # b leads; a restarts, stale
+    push(33.0, "1.2.0", 2)
+    at(34.2).record(RepositoryScan, repository=f"{ns}/app", revision="r2", tag_count=3,
+                    latest_tags=("1.2.0", "1.1.0", "1.0.0"))
+    at(34.5).record(PolicyLatest, policy=policy, tag="1.2.0", previous="1.1.0")
+    commit(39.6, "1.2.0")
+    oom(44.0, "oom-2", b, a, takeover=60.8)              # a leads with its old database
+    at(61.3).record(PolicyLatest, policy=policy, tag="1.1.0", previous="1.2.0")
+    commit(66.9, "1.1.0")
+    at(150.0).record(Note, message="run end")
+    return h
+
+
+def write_git_item(root: Path, name: str, *, expected: dict | None = None) -> Path:
+    history = git_regressed_history()
+    ctx = CheckContext(policies=(PolicyUnderTest(name=GIT_POLICY, image="app",
+                                                 policy={"semver": {"range": ">=1.0.0"}}),),
+                       irc_version="v1.2.4", converge_bound=45, stuck_bound=120,
+                       automation=True, git_lag=30)
+    result = RunResult(scenario="two-flips-stale-db-git", variant="ha-emptydir", namespace=GIT_NS,
+                       backend="kind", irc_version="v1.2.4", flux_version="2.9.4", seed=4984,
+                       history=history, expected=GIT_EXPECTED if expected is None else expected,
+                       timings={"deploy": 52.3, "run": 150.0})
+    result.verdicts = run_checkers(history, ctx)
+    return result.write_artifacts(root / name)
+
+
+GIT_ITEM = "suites_4984-git.yaml_two-flips-stale-db-git_ha-emptydir"
+GIT_SHAS = [fake_sha(f"{i}:{tag}") for i, tag in enumerate(("seed", "1.1.0", "1.2.0", "1.1.0"))]
+
+
+@pytest.fixture(scope="module")
+def git_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("git-artifacts")
+    write_git_item(root, GIT_ITEM)
+    write_item(root, "suites_4984.yaml_two-flips-stale-db_single", regress=False, variant="single")
+    out = render_report(root)
+    return root, out.read_text(encoding="utf-8")
+
+
+def test_git_item_verdicts_are_the_checkers(git_report: tuple[Path, str]) -> None:
+    root, _html = git_report
+    data = json.loads((root / GIT_ITEM / "verdict.json").read_text())
+    checkers = data["checkers"]
+    assert checkers["git-no-regression"]["verdict"] == "false"
+    [reg] = checkers["git-no-regression"]["data"]["regressions"]
+    assert (reg["sha"], reg["parent"], reg["old"], reg["new"]) == (GIT_SHAS[3], GIT_SHAS[2],
+                                                                  "1.2.0", "1.1.0")
+    assert checkers["git-converges"]["verdict"] == "false"
+    assert checkers["git-converges"]["data"]["policies"][GIT_POLICY]["final_tags"] == ["1.1.0"]
+    assert data["passed"] is True  # the suite expects both
+
+
+def test_git_lane_marks_every_commit_and_the_regressing_one_in_red(git_report: tuple[Path, str]) -> None:
+    _root, html = git_report
+    sec = section_html(html, f"item-{GIT_ITEM}")
+    assert sec.count("<svg") == 1
+    for i in range(4):
+        assert f'id="fc-commit-{i}-' in sec
+    assert 'id="fc-commit-4-' not in sec
+    # one red label, the commit git-no-regression named, with what it did
+    assert sec.count('id="fc-git-regression-') == 1
+    start = sec.index('id="fc-git-regression-0-')
+    label = sec[start: sec.index("</text>", start)]  # the label group: its red box, its text
+    assert f"{GIT_SHAS[3][:7]} app:1.2.0→1.1.0" in label
+    assert "#d62728" in label  # the regression red
+    # the other commits: short SHA and the tag their markers hold; the seed says so
+    for sha, tag in zip(GIT_SHAS[:3], ("seed", "1.1.0", "1.2.0")):
+        assert f">{sha[:7]} {tag}</text>" in sec
+    assert ">seed commit</text>" in sec and ">commit moving a tag back</text>" in sec
+    assert "push branch fc-ha-emptydir-9f3c2a@main: 4 commit(s) observed" in sec
+    assert "git-converges false (expected 1.2.0, ends at 1.1.0)" in sec
+    assert "Git lane: the 4 commit(s) seen on the push branch" in sec
+
+
+def test_git_commit_table_highlights_the_regressing_commit(git_report: tuple[Path, str]) -> None:
+    _root, html = git_report
+    sec = section_html(html, f"item-{GIT_ITEM}")
+    table = sec[sec.index('<table class="commits">'):]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r'<tr class="([^"]*)" id="[^"]*-commit-([0-9a-f]{7})">(.*?)</tr>', table, re.S)
+    assert [(cls, sha) for cls, sha, _ in rows] == [
+        ("seed", GIT_SHAS[0][:7]), ("", GIT_SHAS[1][:7]), ("", GIT_SHAS[2][:7]),
+        ("git-regression", GIT_SHAS[3][:7])]
+    last = rows[-1][2]
+    assert ">66.9</td>" in last and f"<code>{GIT_SHAS[2][:7]}</code>" in last
+    assert "<td>1.1.0</td><td>Update app to 1.1.0</td>" in last
+    assert "moves back: app:1.2.0→1.1.0" in last
+    assert f"GIT REGRESSION commit {GIT_SHAS[3][:7]} app:1.2.0 → 1.1.0</b> (deploy/app.yaml:17" in sec
+    assert "has-regression" in parse(html).sections()[f"item-{GIT_ITEM}"]
+
+
+def test_git_checkers_in_the_summary_table_only_where_they_ran(git_report: tuple[Path, str]) -> None:
+    _root, html = git_report
+    head = html[html.index('<table class="summary">'):html.index("</thead>")]
+    names = re.findall(r"<th>([a-z-]+)</th>", head)
+    assert names[names.index("no-regression"):names.index("git-converges") + 1] == [
+        "no-regression", "converges", "never-stuck", "faults-landed", "git-no-regression",
+        "git-converges"]
+    rows = summary_rows(html)
+    git = rows["two-flips-stale-db-git[ha-emptydir]"]
+    assert git.count("<b>false</b><small>expected false ✓</small>") == 2
+    plain = rows["two-flips-stale-db[single]"]
+    assert plain.count('<td class="v">-</td>') == 2  # no automation: no Git verdict
+    single = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_single")
+    assert "fc-commit-" not in single and 'class="commits"' not in single
+    assert "push branch" not in single and "git-no-regression" not in single
+
+
+def test_reports_without_automation_render_as_before(report: tuple[Path, str]) -> None:
+    _out, html = report
+    html = html[html.index("</style>"):]  # the page's CSS knows the commit table
+    assert "git-" not in html and "fc-commit-" not in html and 'class="commits"' not in html
+    assert "seed commit" not in html and "GIT REGRESSION" not in html
+
+
+def test_the_lane_follows_the_verdict_not_its_own_judgement(tmp_path: Path) -> None:
+    item = write_git_item(tmp_path, "x")
+    path = item / "verdict.json"
+    data = json.loads(path.read_text())
+    regs = data["checkers"]["git-no-regression"]["data"]["regressions"]
+    regs[0]["sha"] = GIT_SHAS[2]  # the checker (say, a newer one) names another commit
+    path.write_text(json.dumps(data))
+    (loaded,) = load_items(tmp_path)
+    assert [c.regressed for c in loaded.commits] == [False, False, True, False]
+    html = render_report(tmp_path).read_text(encoding="utf-8")
+    assert f"{GIT_SHAS[2][:7]} app:1.2.0→1.1.0" in html
+    # an artifact without the Git verdicts (an older plugin) draws no red commit
+    del data["checkers"]["git-no-regression"], data["checkers"]["git-converges"]
+    path.write_text(json.dumps(data))
+    html = render_report(tmp_path).read_text(encoding="utf-8")
+    assert "fc-git-regression-" not in html and "GIT REGRESSION" not in html
+    assert html.count('id="fc-commit-') == 4 and "<th>git-no-regression</th>" not in html
+
+
+def test_commit_labels_never_overlap_and_regressions_are_placed_first() -> None:
+    from pytest_fluxchaos.htmlreport.plot import place_labels
+
+    xs = [60.0 + 2 * i for i in range(12)]
+    texts = [f"{i:07x} app:1.2.0→1.1.0" if i % 2 else f"{i:07x} 1.2.0" for i in range(12)]
+    flagged = [bool(i % 2) for i in range(12)]
+    rows, left = place_labels(xs, texts, flagged, 150.0)
+    placed = [i for i, r in enumerate(rows) if r is not None]
+    assert len(placed) < 12  # too crowded for all: some ordinary labels give way ...
+    assert sum(1 for i in placed if flagged[i]) >= sum(1 for i in placed if not flagged[i])
+    assert rows[1] == 0  # ... never the first regression
+    rows, left = place_labels([148.0, 10.0], ["abc1234 app:1.2.0→1.1.0", "def5678 1.1.0"],
+                              [True, False], 150.0)
+    assert rows == [0, 0] and left == [True, False]  # near the end: drawn leftwards

@@ -373,3 +373,85 @@ def test_ticker_thread_keeps_a_phase_alive_without_ticks() -> None:
     assert "\r" not in plain.getvalue()
     time.sleep(0.1)
     assert tty._ticker is None and ci._ticker is None  # the threads end with the phases
+
+
+# -- Git verdicts: in the JUnit properties, the result line and the summary table ---------
+
+def git_result(automation: bool, variant: str = "ha-emptydir"):
+    """A RunResult as the runner leaves it: the Git checkers ran only with an automation."""
+    from pytest_fluxchaos.checkers import Validity, Verdict, checker_names
+    from pytest_fluxchaos.history import History
+    from pytest_fluxchaos.runner import RunResult
+
+    verdicts = {n: Verdict(n, Validity.TRUE, "fine") for n in checker_names(automation)}
+    verdicts["no-regression"] = Verdict("no-regression", Validity.FALSE, "1 regression(s)",
+                                        data={"regressions": [{"old": "1.2.0", "new": "1.1.0"}]})
+    expected: dict[str, object] = {n: True for n in verdicts}
+    expected["no-regression"] = False
+    if automation:
+        verdicts["git-no-regression"] = Verdict(
+            "git-no-regression", Validity.FALSE, "commit daae75a set app:1.1.0 after app:1.2.0",
+            data={"regressions": [{"sha": "daae75a" + "0" * 33, "old": "1.2.0", "new": "1.1.0"}]})
+        verdicts["git-converges"] = Verdict("git-converges", Validity.FALSE, "ends at 1.1.0")
+        expected["git-no-regression"] = False
+        expected["git-converges"] = "any"
+    return RunResult(scenario="two-flips", variant=variant, namespace="ns", backend="kind",
+                     irc_version="v1.2.4", flux_version="2.9.4", seed=7, history=History(),
+                     verdicts=verdicts, expected=expected, timings={"run": 150.0})
+
+
+def test_junit_properties_carry_the_git_verdicts_only_when_they_ran() -> None:
+    from pytest_fluxchaos.report import FailureReport
+
+    props = dict(FailureReport.build(git_result(True)).properties())
+    assert props["fluxchaos.git-no-regression"] == "false"
+    assert props["fluxchaos.git-no-regression.expected"] == "false"
+    assert props["fluxchaos.git-converges"] == "false"
+    assert props["fluxchaos.git-converges.expected"] == "any"
+    assert props["fluxchaos.git_regressions"] == "1" and props["fluxchaos.regressions"] == "1"
+    plain = dict(FailureReport.build(git_result(False)).properties())
+    assert not [k for k in plain if "git" in k]
+    assert plain["fluxchaos.no-regression"] == "false"
+
+
+def test_result_line_shows_git_verdicts_when_present() -> None:
+    from pytest_fluxchaos.report import FailureReport
+
+    props = FailureReport.build(git_result(True)).properties()
+    line = summary_line("s.yaml::two-flips[ha-emptydir]", "passed", props)
+    assert line is not None
+    assert ("no-regression=false(expected) converges=true never-stuck=true faults-landed=true "
+            "git-no-regression=false(expected) git-converges=false(any) faults=0/0 "
+            "regressions=1 git-regressions=1 ") in line
+    assert "git_regressions=" not in line  # a count, not a checker
+    plain = summary_line("s.yaml::two-flips[single]", "passed",
+                         FailureReport.build(git_result(False, "single")).properties())
+    assert plain is not None and "git" not in plain
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write_sep(self, sep: str, title: str) -> None:
+        self.lines.append(f"== {title}")
+
+    def write_line(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def test_terminal_summary_has_git_columns_only_when_a_result_has_git_verdicts() -> None:
+    from pytest_fluxchaos.report import terminal_summary
+
+    tr = Writer()
+    # the plain result first: the columns still follow the checker order
+    terminal_summary(tr, [("s.yaml::two-flips[single]", git_result(False, "single")),
+                          ("s.yaml::two-flips[ha-emptydir]", git_result(True))])
+    header, plain, git = (line.split() for line in tr.lines[1:4])
+    assert header[2:9] == ["regress", "converge", "stuck", "faults", "git-regress",
+                           "git-converge", "inj/conf"]
+    assert plain[2:8] == ["false", "true", "true", "true", "-", "-"]
+    assert git[2:8] == ["false", "true", "true", "true", "false", "false"]
+    tr = Writer()
+    terminal_summary(tr, [("s.yaml::two-flips[single]", git_result(False, "single"))])
+    assert "git" not in "\n".join(tr.lines)

@@ -48,6 +48,9 @@ def render_html(items: list[Item], *, out: Path, source: Path) -> str:
             svg = policy_figure_svg(item, pol, salt=f"f{count}")
             caption = (f"{pol.policy}: rank of the resolved tag in the policy order "
                        f"({pol.spec_text}) over time")
+            if item.commits:
+                caption += (f"; Git lane: the {len(item.commits)} commit(s) seen on the push "
+                            f"branch, red where git-no-regression found a tag moved back")
             if pol.order_error:
                 caption += f"; policy order unavailable ({pol.order_error}), tags in push order"
             figures.setdefault(item.anchor, []).append((caption, svg))

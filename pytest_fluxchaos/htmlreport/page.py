@@ -1,4 +1,5 @@
-"""The HTML page: summary table, then one section per item (verdicts, timelines, story).
+"""The HTML page: summary table, then one section per item (verdicts, timelines, story;
+with an image automation, the commits seen on its push branch).
 
 Plain string building with ``html.escape`` (no template engine dependency). The page is
 self-contained: CSS inline, figures as inline SVG, no script, no web font, and a
@@ -15,7 +16,7 @@ from typing import Any
 
 from pytest_fluxchaos.checkers.story import fmt_wall
 
-from .model import CHECKER_ORDER, Item, verdict_matches
+from .model import CHECKER_ORDER, Item, short_sha, verdict_matches
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -74,6 +75,15 @@ details summary { cursor: pointer; font-weight: 600; }
 details pre { background: var(--bg); border: 1px solid var(--line); padding: 8px 10px; overflow-x: auto;
               margin: 6px 0; white-space: pre-wrap; }
 .top { font-size: 12px; margin-left: 8px; font-weight: normal; }
+table.commits { margin: 4px 0 10px; font-size: 13px; }
+table.commits th, table.commits td { border-bottom: 1px solid var(--line); padding: 3px 12px 3px 0;
+                                     text-align: left; vertical-align: top; }
+table.commits th { font-weight: 600; }
+table.commits td.num { text-align: right; }
+table.commits tr.seed td { color: var(--muted); }
+table.commits tr.git-regression td { background: #fdecea; color: #7a1010; }
+table.commits tr.git-regression td.why { font-weight: 700; }
+h3.git { font-size: 14.5px; margin: 14px 0 2px; }
 footer { color: var(--muted); font-size: 12px; padding: 0 28px 24px; }
 """
 
@@ -208,7 +218,7 @@ def _regression_banner(item: Item) -> str:
 
 def _item_section(item: Item, figures: list[tuple[str, str]], out_dir: Path) -> str:
     v = item.verdict
-    cls = "item has-regression" if item.regressions else "item"
+    cls = "item has-regression" if item.regressions or item.git_regressions else "item"
     timings = v.get("timings") or {}
     meta = [f"backend {v.get('backend', '?')}", f"IRC {v.get('irc_version') or '?'}"]
     if v.get("flux_version"):
@@ -228,6 +238,7 @@ def _item_section(item: Item, figures: list[tuple[str, str]], out_dir: Path) -> 
     if item.error:
         parts.append(f'<div class="banner error"><b>run did not complete:</b> {escape(item.error)}</div>')
     parts.append(_regression_banner(item))
+    parts.append(_git_regression_banner(item))
     mismatches = item.mismatches()
     if mismatches and not item.error:
         parts.append('<div class="banner error"><b>unexpected verdicts:</b> '
@@ -239,6 +250,7 @@ def _item_section(item: Item, figures: list[tuple[str, str]], out_dir: Path) -> 
         parts.append(f'<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>')
     if not figures and not item.error:
         parts.append('<div class="banner note">No policy was observed in this history.</div>')
+    parts.append(_commit_table(item))
     if item.skipped_lines:
         parts.append(f'<div class="banner note">{item.skipped_lines} history line(s) of unknown '
                      "kind were skipped.</div>")
@@ -267,5 +279,47 @@ def _verdict_table(item: Item) -> str:
                     f'<td><b class="{_vclass(c.get("verdict"))}">{escape(str(c.get("verdict")))}</b></td>'
                     f"<td>{escape(str(c.get('expected', 'true')))} {'✓' if ok else '<b class=v-false>✗</b>'}"
                     f"</td><td>{escape(str(c.get('summary', '')))}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _git_regression_banner(item: Item) -> str:
+    """The commits ``git-no-regression`` found writing an older tag (its data, verbatim)."""
+    regs = item.git_regressions
+    if not regs:
+        return ""
+    expected = str((item.checkers.get("git-no-regression") or {}).get("expected", "true"))
+    why = {"false": "The suite expects it (git-no-regression: expected false).",
+           "any": "The suite accepts any git-no-regression verdict for this variant."}.get(
+        expected, "The suite expects no such commit: the item fails.")
+    lines = [f"<b>GIT REGRESSION commit {escape(short_sha(str(r.get('sha'))))} "
+             f"{escape(str(r.get('image') or r.get('policy')))}:{escape(str(r.get('old')))} → "
+             f"{escape(str(r.get('new')))}</b> ({escape(str(r.get('path')))}:{escape(str(r.get('line')))}"
+             f", parent {escape(short_sha(r.get('parent')))}) at t={float(r.get('t', 0)):.1f}s"
+             for r in regs]
+    return (f'<div class="banner regression git" role="alert">{"<br>".join(lines)}'
+            f'<span class="why">{escape(why)}</span></div>')
+
+
+def _commit_table(item: Item) -> str:
+    """Every commit seen on the push branch: when, which, on what, the tags it holds."""
+    if not item.commits:
+        return ""
+    first = item.commits[0]
+    rows = [f'<h3 class="git">Commits on {escape(first.repo)}@{escape(first.branch)}</h3>',
+            '<table class="commits"><tr><th>t (s)</th><th>SHA</th><th>parent</th><th>tags</th>'
+            "<th>message</th><th></th></tr>"]
+    for c in item.commits:
+        cls = "git-regression" if c.regressed else ("seed" if c.seed else "")
+        tags = ", ".join(c.tags_of()) or "-"
+        note = ("seed (the plugin's)" if c.seed else "")
+        if c.regressed:
+            note = "moves back: " + ", ".join(c.regression_labels())
+        rows.append(f'<tr class="{cls}" id="{escape(item.anchor)}-commit-{escape(c.short)}">'
+                    f'<td class="num" title="{escape(c.wall)}">{c.t:.1f}</td>'
+                    f'<td><code title="{escape(c.sha)}">{escape(c.short)}</code></td>'
+                    f"<td><code>{escape(short_sha(c.parent)) if c.parent else '-'}</code></td>"
+                    f"<td>{escape(tags)}</td><td>{escape(c.message)}</td>"
+                    f'<td class="why">{escape(note)}</td></tr>')
     rows.append("</table>")
     return "".join(rows)

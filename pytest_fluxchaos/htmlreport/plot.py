@@ -7,12 +7,17 @@ Three panels share the time axis (seconds since the run started):
    (triangles), and each regression the ``no-regression`` checker found: a red band
    from the regression until it recovered (or the end), a red drop arrow and a label;
 2. the policy's Ready condition;
-3. one lane per controller replica: container state (running / down), leader
+3. with an image automation (``GitCommit`` events), the Git lane: one mark per commit
+   observed on the push branch (the plugin's seed commit hollow), labelled with its short
+   SHA and the tag(s) its setter markers hold for the policy; the commits the
+   ``git-no-regression`` checker flagged are red, labelled ``abc1234 app:1.2.0→1.1.0``;
+4. one lane per controller replica: container state (running / down), leader
    segments and container deaths/restarts (with the reason, e.g. ``OOMKilled``).
 
 Fault bands (inject -> confirm darker, confirm -> heal lighter) cross all panels.
 Artists carry SVG ids (``fc-regression-<n>-<salt>``, ``fc-fault-*``, ``fc-leader-*``,
-``fc-resolved-*``; the salt makes them unique in the page) so tests can find them. Only
+``fc-resolved-*``, ``fc-commit-<n>-<salt>``, ``fc-git-regression-<n>-<salt>``; the salt
+makes them unique in the page) so tests can find them. Only
 the object-oriented API is used (no pyplot, so no global figure registry and no GUI
 backend); rcParams are set in a context for the duration of one figure.
 """
@@ -23,7 +28,7 @@ import io
 import re
 from typing import Any
 
-from .model import Item, PolicyTimeline, common_prefix
+from .model import CommitMark, Item, PolicyTimeline, common_prefix
 
 COLORS = {
     "resolved": "#1f5fbf",
@@ -41,6 +46,9 @@ COLORS = {
     "ready_True": "#9bd59b",
     "ready_False": "#ef8f8a",
     "ready_Unknown": "#d6d6d6",
+    "commit": "#24292f",
+    "seed": "#6e7781",
+    "branch": "#b8bfc6",
 }
 
 MAX_TICK_LABELS = 28
@@ -73,14 +81,19 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
         main_h = max(2.6, 0.30 * n_ticks + 1.4)
         pods_h = 0.42 * n_pods + 0.55
         ready_h = 0.42
-        fig = Figure(figsize=(12, main_h + ready_h + pods_h + 1.0), layout="constrained")
-        gs = fig.add_gridspec(3, 1, height_ratios=[main_h, ready_h, pods_h])
+        git_h = 1.25 if item.commits else 0.0
+        heights = [main_h, ready_h] + ([git_h] if git_h else []) + [pods_h]
+        fig = Figure(figsize=(12, sum(heights) + 1.0 + (0.2 if git_h else 0.0)),
+                     layout="constrained")
+        gs = fig.add_gridspec(len(heights), 1, height_ratios=heights)
         ax = fig.add_subplot(gs[0])
         ax_ready = fig.add_subplot(gs[1], sharex=ax)
-        ax_pods = fig.add_subplot(gs[2], sharex=ax)
+        ax_git = fig.add_subplot(gs[2], sharex=ax) if git_h else None
+        ax_pods = fig.add_subplot(gs[len(heights) - 1], sharex=ax)
+        panels = [a for a in (ax, ax_ready, ax_git, ax_pods) if a is not None]
         end = max(item.end, 1.0)
 
-        for a in (ax, ax_ready, ax_pods):
+        for a in panels:
             _fault_bands(a, item, top=a is ax, salt=salt)
             for i, reg in enumerate(pol.regressions):
                 stop = reg.recovered_at if reg.recovered_at is not None else end
@@ -100,10 +113,12 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
                             va="top", fontsize=7.5, color=COLORS["leader"], zorder=3)
         _rank_panel(ax, pol, end, salt)
         _ready_panel(ax_ready, pol, end)
+        if ax_git is not None:
+            _git_panel(ax_git, item, pol, end, salt)
         _pods_panel(ax_pods, item, end, salt)
 
         ax.set_xlim(0, end * 1.005)
-        for a in (ax, ax_ready):
+        for a in panels[:-1]:
             a.tick_params(labelbottom=False)
         ax_pods.set_xlabel("seconds since the run started"
                            + (f" (t=0 at {item.start_wall})" if item.start_wall else ""))
@@ -129,7 +144,15 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
                    Patch(color=COLORS["ready_True"], label="Ready True"),
                    Patch(color=COLORS["ready_False"], label="Ready False"),
                    Patch(color=COLORS["ready_Unknown"], label="Ready Unknown")]
-        fig.legend(handles=handles, loc="outside lower center", ncol=7, frameon=False)
+        if item.commits:
+            handles += [
+                Line2D([], [], color=COLORS["commit"], marker="o", ls="", label="commit"),
+                Line2D([], [], color=COLORS["seed"], marker="s", mfc="white", ls="",
+                       label="seed commit"),
+                Line2D([], [], color=COLORS["regression"], marker="D", ls="",
+                       label="commit moving a tag back")]
+        fig.legend(handles=handles, loc="outside lower center", ncol=6 if item.commits else 7,
+                   frameon=False)
 
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
@@ -339,6 +362,118 @@ def _ready_panel(ax: Any, pol: PolicyTimeline, end: float) -> None:
     ax.tick_params(axis="y", length=0)
     for spine in ("left",):
         ax.spines[spine].set_visible(False)
+
+
+GIT_Y = 0.2  # the branch line, in the git panel's axes fraction
+
+
+def commit_label(c: CommitMark, policy: str | None) -> str:
+    """``abc1234 1.1.0`` (the tags the commit's markers hold), ``abc1234 app:1.2.0→1.1.0``
+    for a commit git-no-regression flagged."""
+    if c.regressed:
+        return f"{c.short} {', '.join(c.regression_labels())}"
+    tags = c.tags_of(policy)
+    text = ", ".join(tags[:2]) + (f" +{len(tags) - 2}" if len(tags) > 2 else "")
+    if c.seed:
+        text = f"seed ({text})" if text and text != "seed" else "seed"
+    return f"{c.short} {text}".rstrip()
+
+
+def _git_panel(ax: Any, item: Item, pol: PolicyTimeline, end: float, salt: str) -> None:
+    commits = item.commits
+    ax.set_ylim(0, 1)
+    ax.set_yticks([GIT_Y], ["git"])
+    ax.tick_params(axis="y", length=0)
+    ax.spines["left"].set_visible(False)
+    first = commits[0]
+    head = f"push branch {first.repo}@{first.branch}: {len(commits)} commit(s) observed"
+    outcome = _git_outcome(item, pol.policy)
+    ax.set_title(head + (f"    ·    {outcome}" if outcome else ""), loc="left", fontsize=8.5,
+                 fontweight="normal", color="#444")
+    ax.plot([first.t, end], [GIT_Y, GIT_Y], color=COLORS["branch"], lw=2, zorder=2,
+            solid_capstyle="butt")
+    labels = [commit_label(c, pol.policy) for c in commits]
+    rows, left = place_labels([c.t for c in commits], labels, [c.regressed for c in commits], end)
+    hidden = sum(1 for c, row in zip(commits, rows) if c.regressed and row is None)
+    if hidden:
+        ax.text(1, 1, f"{hidden} more regressing commit(s): see the commit table ", ha="right",
+                va="top", transform=ax.transAxes, fontsize=7.5, color=COLORS["regression"],
+                fontweight="bold")
+    n_reg = 0
+    for i, (c, label, row, to_left) in enumerate(zip(commits, labels, rows, left)):
+        if c.regressed:
+            ax.axvline(c.t, color=COLORS["regression"], lw=1.2, ls=(0, (3, 2)), zorder=2.5)
+            dot, = ax.plot([c.t], [GIT_Y], "D", color=COLORS["regression"], ms=9, mec="white",
+                           mew=0.8, zorder=6)
+        elif c.seed:
+            dot, = ax.plot([c.t], [GIT_Y], "s", color=COLORS["seed"], mfc="white", mew=1.5, ms=7,
+                           zorder=5)
+        else:
+            dot, = ax.plot([c.t], [GIT_Y], "o", color=COLORS["commit"], ms=7, mec="white",
+                           mew=0.8, zorder=5)
+        dot.set_gid(f"fc-commit-{i}-{salt}")
+        if row is None:
+            continue  # no room: the commit table below the figure lists every commit
+        style: dict[str, Any] = (
+            {"color": "white", "fontweight": "bold",
+             "bbox": {"boxstyle": "round,pad=0.25", "fc": COLORS["regression"], "ec": "none"}}
+            if c.regressed else
+            {"color": COLORS["seed"] if c.seed else COLORS["commit"],
+             "bbox": {"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.85}})
+        text = ax.annotate(label, xy=(c.t, GIT_Y), xycoords=("data", "axes fraction"),
+                           xytext=(4 if to_left else -4, 9 + 12.5 * row),
+                           textcoords="offset points", ha="right" if to_left else "left",
+                           va="bottom", fontsize=7.8, zorder=7 if c.regressed else 6,
+                           annotation_clip=False, **style)
+        if c.regressed:
+            text.set_gid(f"fc-git-regression-{n_reg}-{salt}")
+            n_reg += 1
+
+
+def place_labels(xs: list[float], texts: list[str], first: list[bool], end: float,
+                 *, fontsize: float = 7.8) -> tuple[list[int | None], list[bool]]:
+    """A row per commit label (None: no room) and whether it extends left of its commit
+    (near the end of the axis); labels flagged in ``first`` are placed before the others,
+    so a red regression label is never the one left out or overlapped.
+
+    Like :func:`stack_rows`, widths come from the character count; the flagged labels are
+    bold in a padded box, hence wider."""
+    per_pt = max(end, 1e-9) / AXES_WIDTH_PT
+    used: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]
+    rows: list[int | None] = [None] * len(xs)
+    left = [False] * len(xs)
+    order = sorted(range(len(xs)), key=lambda i: (not first[i], xs[i]))
+    for i in order:
+        em = 0.68 if first[i] else 0.6
+        width = (len(texts[i]) * em * fontsize + (12 if first[i] else 6)) * per_pt
+        start, stop = xs[i] - 4 * per_pt, xs[i] - 4 * per_pt + width
+        if stop > end:
+            left[i] = True
+            start, stop = xs[i] + 4 * per_pt - width, xs[i] + 4 * per_pt
+        for row, spans in enumerate(used):
+            if all(stop < a or start > b for a, b in spans):
+                spans.append((start, stop))
+                rows[i] = row
+                break
+    return rows, left
+
+
+def _git_outcome(item: Item, policy: str) -> str:
+    """What the git checkers said about this policy, in a few words (their words)."""
+    parts = []
+    nr = item.checkers.get("git-no-regression")
+    if nr is not None:
+        parts.append(f"git-no-regression {nr.get('verdict')}")
+    gc = item.checkers.get("git-converges")
+    if gc is not None:
+        per = ((gc.get("data") or {}).get("policies") or {}).get(policy) or {}
+        word = f"git-converges {gc.get('verdict')}"
+        if per:
+            want = " or ".join(per.get("expected_tags") or []) or "unchanged"
+            final = ", ".join(str(t) for t in per.get("final_tags") or []) or "-"
+            word += f" (expected {want}, ends at {final})"
+        parts.append(word)
+    return "  ·  ".join(parts)
 
 
 def _pods_panel(ax: Any, item: Item, end: float, salt: str) -> None:
