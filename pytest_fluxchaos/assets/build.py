@@ -305,8 +305,8 @@ class Builder:
                 continue
             a = st.get("assets") or {}
             ids = st.get("image_ids") or {}
-            if not a.get("git_image"):
-                continue  # a set from before the Git server: complete it (the rest is current)
+            if not a.get("git_image") or st.get("git_server_inputs") != git_server.inputs():
+                continue  # no Git server yet, or its config changed: complete the set (the rest is current)
             if ids and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists() \
                     and tools.restore_tags(ids):
                 a = dict(a, manifests_dir=Path(a["manifests_dir"]), flux_version=flux_version or a.get("flux_version"))
@@ -323,7 +323,7 @@ class Builder:
         d = asdict(assets)
         d["manifests_dir"] = str(assets.manifests_dir)
         self.write_stamp(self.set_key(assets.irc_version, assets.source), {
-            "assets": d, "image_ids": ids, "recorded_at": _now(),
+            "assets": d, "image_ids": ids, "recorded_at": _now(), "git_server_inputs": git_server.inputs(),
         })
 
     def offline(self, irc_version: str, flux_version: str | None) -> Assets:

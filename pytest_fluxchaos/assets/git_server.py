@@ -35,7 +35,6 @@ server.document-root = "{REPO_ROOT}"
 server.port = {PORT}
 server.username = "www-data"
 server.groupname = "www-data"
-server.errorlog = "/dev/stderr"
 alias.url = ("{URL_PREFIX}" => "/usr/lib/git-core/git-http-backend")
 $HTTP["url"] =~ "^{URL_PREFIX}" {{
     cgi.assign = ("" => "")
@@ -49,16 +48,21 @@ def image_tag(b: Builder) -> str:
     return f"{b.prefix}/git-server:{versions.DEBIAN_SUITE}"
 
 
+def inputs() -> dict:
+    """What the image is made of; a warm asset set must have been built from exactly this."""
+    return {"suite": versions.DEBIAN_SUITE, "method": "debootstrap --variant=minbase --include",
+            "mirror": versions.DEBIAN_MIRROR, "packages": PACKAGES, "config": LIGHTTPD_CONF}
+
+
 def git_server(b: Builder) -> str:
     """Build (or find current) the Git server image; returns its tag."""
     key = f"git-server-{versions.DEBIAN_SUITE}"
     tag = image_tag(b)
-    inputs = {"suite": versions.DEBIAN_SUITE, "method": "debootstrap --variant=minbase --include",
-              "mirror": versions.DEBIAN_MIRROR, "packages": PACKAGES, "config": LIGHTTPD_CONF}
-    if b.current_image(key, tag, inputs):
+    wanted = inputs()
+    if b.current_image(key, tag, wanted):
         return tag
     with b.step(f"building {tag} (debootstrap +git, lighttpd)"):
-        rootfs_image(b, key, tag, inputs, PACKAGES, {CONF_PATH: LIGHTTPD_CONF}, [
+        rootfs_image(b, key, tag, wanted, PACKAGES, {CONF_PATH: LIGHTTPD_CONF}, [
             f'LABEL {LABEL}="true" io.fluxchaos.name="git-server" io.fluxchaos.version="{versions.DEBIAN_SUITE}" '
             'io.fluxchaos.source="offline-build"',
             f"EXPOSE {PORT}",
