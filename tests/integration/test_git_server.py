@@ -10,6 +10,7 @@ with both commits; teardown leaves no container, network or volume (anonymous on
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def host_commit(path: Path, message: str) -> Repo:
 
 def host_messages(url: str, target: Path) -> list[str]:
     """The commit messages of ``main`` as a fresh clone from the host sees them."""
-    repo = porcelain.clone(url, str(target), checkout=False, errstream=None)
+    repo = porcelain.clone(url, str(target), checkout=False, errstream=io.BytesIO())
     try:
         walker = repo.get_walker(include=[repo.refs[b"refs/heads/main"]])
         return [entry.commit.message.decode().strip() for entry in walker]
@@ -69,7 +70,7 @@ def test_push_clone_outage_and_teardown(tmp_path: Path) -> None:
         assert backend.git_reachable()
 
         local = host_commit(tmp_path / "local", "first from the host")
-        porcelain.push(local, git.repo_url("fleet", host=True), b"refs/heads/main", errstream=None)
+        porcelain.push(local, git.repo_url("fleet", host=True), b"refs/heads/main", errstream=io.BytesIO())
         local.close()
 
         inside = (f"set -e; git clone -q {git.repo_url('fleet', host=False)} /tmp/w; cd /tmp/w; "

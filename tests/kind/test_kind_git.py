@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import subprocess
 import time
@@ -39,12 +40,12 @@ def push_first(tmp: Path, url: str) -> None:
     (tmp / "README").write_text("first\n")
     porcelain.add(repo, [str(tmp / "README")])
     porcelain.commit(repo, message=b"first from the host", author=AUTHOR, committer=AUTHOR)
-    porcelain.push(repo, url, b"refs/heads/main", errstream=None)
+    porcelain.push(repo, url, b"refs/heads/main", errstream=io.BytesIO())
     repo.close()
 
 
 def messages(url: str, target: Path) -> list[str]:
-    repo = porcelain.clone(url, str(target), checkout=False, errstream=None)
+    repo = porcelain.clone(url, str(target), checkout=False, errstream=io.BytesIO())
     try:
         return [e.commit.message.decode().strip()
                 for e in repo.get_walker(include=[repo.refs[b"refs/heads/main"]])]
