@@ -187,13 +187,14 @@ class DockerBackend:
         progress(f"docker: run {self.run_id} in {self.run_dir}")
         progress("docker: creating network, etcd, kube-apiserver, registry and Git server")
         self._ensure_network()
+        # Before the control plane: its readiness window (apiserver_timeout) stays as it was.
+        self._git = GitContainer(c, self.prefix, self.network_name)
+        self._git.start(git_image)
         self._plane = ControlPlane(c, self.prefix, self.network_name, timeout=self.apiserver_timeout)
         pki_dir = self._plane.start(assets.etcd_image, assets.apiserver_image, self.run_dir,
                                     self._requested_ports[0])
         self._registry = RegistryContainer(c, self.prefix, self.network_name, outage_mode=self.registry_outage_mode)
         self._registry.start(assets.registry_image, self._requested_ports[1])
-        self._git = GitContainer(c, self.prefix, self.network_name)
-        self._git.start(git_image)
         self._plane.wait_ready(pki_dir)
         self.timings["apiserver_ready_s"] = time.monotonic() - t0
         self._plane.write_kubeconfig(self.kubeconfig_path)
