@@ -102,3 +102,36 @@ def test_push_clone_outage_and_teardown(tmp_path: Path) -> None:
     assert client.api.containers(all=True, filters=label) == []
     assert client.api.networks(filters=label) == []
     assert volume_names(client) == volumes_before  # named and anonymous
+
+
+def test_git_outage_through_the_nemesis(tmp_path: Path) -> None:
+    """The git-outage fault on the real server, as a suite's step injects it: confirmed
+    down, healed after its duration, the repository intact."""
+    from pytest_fluxchaos.backends.kube_environment import KubeEnvironment
+    from pytest_fluxchaos.history import Fault, History
+    from pytest_fluxchaos.nemesis import Nemesis
+    from pytest_fluxchaos.scenario import FaultAction
+
+    assets = require_assets()
+    backend = DockerBackend(assets, install_signal_handlers=False)
+    backend.provision()
+    env = KubeEnvironment(backend, irc_version=assets.irc_version, flux_version=assets.flux_version,
+                          manifests_dir=assets.manifests_dir)
+    try:
+        env.create_git_repo("fleet")
+        local = host_commit(tmp_path / "local", "before the outage")
+        porcelain.push(local, env.git_server().repo_url("fleet", host=True), b"refs/heads/main",
+                       errstream=io.BytesIO())
+        local.close()
+        history = History()
+        nemesis = Nemesis(env, "default", history)
+        fault = nemesis.inject(FaultAction(kind="git-outage", duration=0.5, confirm_timeout=10))
+        assert not env.git_reachable()
+        nemesis.heal_all()
+        assert fault.healed and env.git_reachable()
+        outcomes = {e.phase: e.outcome for e in history.of(Fault)}
+        assert (outcomes["confirm"], outcomes["heal"]) == ("ok", "ok")
+        assert host_messages(env.git_server().repo_url("fleet", host=True), tmp_path / "seen") == [
+            "before the outage"]
+    finally:
+        env.close()
