@@ -47,6 +47,19 @@ class RegistryEndpoint:
 
 
 @dataclass(frozen=True)
+class GitEndpoint:
+    """Where the environment's smart-HTTP Git server is reached: by the plugin (host) and by
+    the controllers inside the environment (cluster). Repositories are ``<url>/<name>.git``."""
+
+    host_url: str  # e.g. "http://127.0.0.1:41235/git", for the plugin's own clones and pushes
+    cluster_url: str  # e.g. "http://fluxchaos-ab12-git:8080/git" (docker) or an IP on kind's network
+
+    def repo_url(self, name: str, *, host: bool) -> str:
+        """The clone URL of repository ``name``, from the host or from inside the cluster."""
+        return f"{self.host_url if host else self.cluster_url}/{name}.git"
+
+
+@dataclass(frozen=True)
 class ClusterAccess:
     """How the plugin reaches the Kubernetes API of the environment."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from .domain import ContainerProcess, HelperResult, PodStatus
+from .domain import ContainerProcess, GitEndpoint, HelperResult, PodStatus
 from .history import History
 from .scenario import Scenario
 from .variants import Variant
@@ -78,6 +78,19 @@ class Environment(Protocol):
     def start_registry(self) -> None: ...
 
     def registry_reachable(self) -> bool: ...
+
+    # -- the Git server image automation pushes to -------------------------------------
+    def git_server(self) -> GitEndpoint: ...
+
+    def create_git_repo(self, name: str) -> None:
+        """A bare repository, anonymous push on; creating it twice is fine."""
+
+    def stop_git(self) -> None: ...
+
+    def start_git(self) -> None:
+        """Start the Git server again; returns once it answers (bounded)."""
+
+    def git_reachable(self) -> bool: ...
 
     def undeploy(self, namespace: str) -> None:
         """Remove the namespace's pods and objects (the environment stays up)."""

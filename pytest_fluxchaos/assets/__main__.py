@@ -58,7 +58,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         for a in results:
             print(f"[assets] {a.irc_version} (flux {a.flux_version or '?'}, {a.source}):")
-            for field in ("irc_image", "etcd_image", "apiserver_image", "registry_image", "stress_image"):
+            for field in ("irc_image", "etcd_image", "apiserver_image", "registry_image", "stress_image", "git_image"):
                 print(f"[assets]   {field:16} {getattr(a, field)}")
             print(f"[assets]   {'manifests_dir':16} {a.manifests_dir}")
     print(f"[assets] total {total:.1f}s")

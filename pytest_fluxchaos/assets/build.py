@@ -29,7 +29,7 @@ from . import tools, versions
 from .errors import AssetError
 from .stamps import LABEL, STAMP_SCHEMA, now as _now
 from .stamps import sha256_of as _sha256
-from . import flux_manifests, go_steps, os_images, program_images
+from . import flux_manifests, git_server, go_steps, os_images, program_images
 from .versions import resolve_irc_version
 
 MODES = ("auto", "offline", "online")
@@ -49,6 +49,7 @@ class Assets:
     stress_image: str
     manifests_dir: Path  # <cache>/irc/<version>/ with crds/*.yaml, rbac/*.yaml, deployment.yaml
     source: str  # "offline-build" | "online"
+    git_image: str = ""  # the smart-HTTP Git server (assets/git_server.py), on both paths
 
 
 def default_cache_dir() -> Path:
@@ -233,6 +234,9 @@ class Builder:
     def kube_apiserver(self, base_id: str, version: str = versions.KUBERNETES_VERSION) -> str:
         return program_images.kube_apiserver(self, base_id, version)
 
+    def git_server(self) -> str:
+        return git_server.git_server(self)
+
     def manifests(self, irc_version: str) -> Path:
         return flux_manifests.manifests(self, irc_version)
 
@@ -301,6 +305,8 @@ class Builder:
                 continue
             a = st.get("assets") or {}
             ids = st.get("image_ids") or {}
+            if not a.get("git_image") or st.get("git_server_inputs") != git_server.inputs():
+                continue  # no Git server yet, or its config changed: complete the set (the rest is current)
             if ids and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists() \
                     and tools.restore_tags(ids):
                 a = dict(a, manifests_dir=Path(a["manifests_dir"]), flux_version=flux_version or a.get("flux_version"))
@@ -308,7 +314,8 @@ class Builder:
         return None
 
     def record_set(self, assets: Assets) -> None:
-        refs = [assets.irc_image, assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image]
+        refs = [assets.irc_image, assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image,
+                assets.git_image]
         ids = tools.image_ids(refs + [self.DEBIAN_TAG, self.BASE_TAG])  # base tags too, kept consistent
         missing = [r for r in refs if r not in ids]
         if missing:
@@ -316,7 +323,7 @@ class Builder:
         d = asdict(assets)
         d["manifests_dir"] = str(assets.manifests_dir)
         self.write_stamp(self.set_key(assets.irc_version, assets.source), {
-            "assets": d, "image_ids": ids, "recorded_at": _now(),
+            "assets": d, "image_ids": ids, "recorded_at": _now(), "git_server_inputs": git_server.inputs(),
         })
 
     def offline(self, irc_version: str, flux_version: str | None) -> Assets:
@@ -329,8 +336,9 @@ class Builder:
         irc = self.irc(base_id, irc_version)
         etcd = self.etcd(base_id)
         kas = self.kube_apiserver(base_id)
+        git = self.git_server()
         manifests = self.manifests(irc_version)
-        a = Assets(irc_version, flux_version, irc, etcd, kas, registry, stress, manifests, "offline-build")
+        a = Assets(irc_version, flux_version, irc, etcd, kas, registry, stress, manifests, "offline-build", git)
         self.record_set(a)
         return a
 
@@ -362,9 +370,10 @@ class Builder:
                     raise AssetError("online mode: no control-plane images (official or KUBEBUILDER_ASSETS)")
                 return None
         stress = self.stress(debian_id)
+        git = self.git_server()
         manifests = self.manifests(irc_version)
         self.say("path: online (official upstream images)")
-        a = Assets(irc_version, flux_version, irc, cp[0], cp[1], reg, stress, manifests, "online")
+        a = Assets(irc_version, flux_version, irc, cp[0], cp[1], reg, stress, manifests, "online", git)
         self.record_set(a)
         return a
 

@@ -28,9 +28,10 @@ import tarfile
 import time
 from pathlib import Path
 
-from . import tools, versions
+from . import os_images, tools, versions
 from .errors import AssetError
 from .kindbins import CNI_PLUGINS, KindBuilder
+from .stamps import LABEL
 
 #: kindnetd is not served by the Go module proxy: the node carries a fixed
 #: single-node conflist instead (kind's default pod subnet, node CIDR /24).
@@ -155,17 +156,31 @@ class NodeImageBuilder(KindBuilder):
         v = versions.KUBERNETES_VERSION
         tag, key = self.tag("kube-proxy", v), f"image-kube-proxy-{v}"
         pkgs = ["iptables", "nftables", "conntrack", "ipset", "kmod"]
-        inputs = {"from": debian_id, "packages": pkgs,
+        os_tag = self.os_layer("kube-proxy-os", pkgs)
+        inputs = {"from": tools.image_ids([os_tag]).get(os_tag), "packages": pkgs,
                   "binaries": {"kube-proxy": self.bin_sha(f"bin-kubernetes-{v}", "kube-proxy")}}
-        df = (f"FROM {self.DEBIAN_TAG}\n"
-              "RUN apt-get update \\\n"
-              f" && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {' '.join(pkgs)} \\\n"
-              " && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb\n"
+        df = (f"FROM {os_tag}\n"
               "COPY kube-proxy /usr/local/bin/kube-proxy\n"
               'CMD ["kube-proxy"]\n' + self.labels("kube-proxy", v))
         if not self.current_image(key, tag, inputs):
             with self.step(f"packaging image {tag} (+iptables, nftables, conntrack)"):
                 self.build_image(key, tag, df, {"kube-proxy": binary}, inputs, f"building image {tag}")
+        return tag
+
+    def os_layer(self, name: str, pkgs: list[str]) -> str:
+        """Debian with ``pkgs`` installed by debootstrap on the host (no apt in a build
+        container: a daemon without a bridge network cannot reach a mirror); its tag."""
+        suite = versions.DEBIAN_SUITE
+        tag, key = f"{self.prefix}/{name}:{suite}", f"{name}-{suite}"
+        inputs = {"suite": suite, "method": "debootstrap --variant=minbase --include",
+                  "mirror": versions.DEBIAN_MIRROR, "packages": pkgs}
+        cur = self.current_image(key, tag, inputs)
+        if cur:
+            return tag
+        with self.step(f"building {tag} (debootstrap +{', '.join(pkgs)})"):
+            os_images.rootfs_image(self, key, tag, inputs, pkgs, {}, [
+                f'LABEL {LABEL}="true" io.fluxchaos.name="{name}" io.fluxchaos.version="{suite}"',
+                'CMD ["/bin/bash"]'])
         return tag
 
     def _pause(self, binary: Path) -> str:
@@ -180,24 +195,21 @@ class NodeImageBuilder(KindBuilder):
 
     # -- kind's base image ------------------------------------------------ #
 
-    def kind_base_dockerfile(self) -> str:
-        """kind's images/base/Dockerfile for Docker's classic builder (no --chmod, no stages)."""
+    def kind_base_dockerfile(self, os_tag: str) -> str:
+        """kind's images/base/Dockerfile for Docker's classic builder (no --chmod, no stages);
+        its packages come with ``os_tag`` (debootstrap on the host), not from apt."""
         kv = versions.KIND_VERSION
-        pkgs = " ".join(versions.KIND_BASE_PACKAGES)
         return (
-            f"FROM {self.DEBIAN_TAG}\n"
-            # kind's images/base/Dockerfile, base stage (its clean-install inlined)
-            "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y \\\n"
-            f" && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {pkgs} \\\n"
-            " && apt-get clean -y \\\n"
-            " && rm -rf /var/cache/debconf/* /var/lib/apt/lists/* /var/log/* /tmp/* /var/tmp/* /usr/share/doc/* \\\n"
+            f"FROM {os_tag}\n"
+            # kind's images/base/Dockerfile, base stage (its clean-install's cleanup)
+            "RUN rm -rf /var/cache/debconf/* /var/lib/apt/lists/* /var/log/* /tmp/* /var/tmp/* /usr/share/doc/* \\\n"
             "    /usr/share/man/* \\\n"
             ' && find /lib/systemd/system/sysinit.target.wants/ -name "systemd-tmpfiles-setup.service" -delete \\\n'
             " && rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \\\n"
             "    /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \\\n"
             "    /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/* \\\n"
             ' && echo "ReadKMsg=no" >> /etc/systemd/journald.conf \\\n'
-            ' && ln -s "$(which systemd)" /sbin/init\n'
+            ' && ln -sf "$(which systemd)" /sbin/init\n'
             "COPY files/ /\n"
             "RUN chmod 755 /kind/bin \\\n"
             " && sed -i 's/^\\( *restrict_oom_score_adj\\) = false/\\1 = true/' /etc/containerd/config.toml \\\n"
@@ -235,13 +247,14 @@ class NodeImageBuilder(KindBuilder):
             if p.is_file():
                 tree_sha.update(str(p.relative_to(files_dir)).encode() + b"\0" + p.read_bytes())
         binaries = {**cd, "runc": runc, "crictl": crictl, **{f"cni-{n}": p for n, p in cni.items()}}
-        inputs = {"from": debian_id, "kind": kv, "files": tree_sha.hexdigest(),
+        os_tag = self.os_layer("kind-os", list(versions.KIND_BASE_PACKAGES))
+        inputs = {"from": tools.image_ids([os_tag]).get(os_tag), "kind": kv, "files": tree_sha.hexdigest(),
                   "packages": list(versions.KIND_BASE_PACKAGES), "conflist": CNI_CONFLIST,
                   "binaries": {n: hashlib.sha256(p.read_bytes()).hexdigest() for n, p in binaries.items()}}
         if self.current_image(key, tag, inputs):
             return tag
-        df = self.kind_base_dockerfile()
-        with self.step(f"building {tag} (kind {kv} images/base on {self.DEBIAN_TAG})"):
+        df = self.kind_base_dockerfile(os_tag)
+        with self.step(f"building {tag} (kind {kv} images/base on {os_tag})"):
             t0 = time.monotonic()
             self.check_disk("kind base image")
             ctx = self.cache / "work" / f"{key}.ctx"

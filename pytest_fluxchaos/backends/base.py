@@ -3,7 +3,7 @@
 A backend owns the environment's life (provision, teardown), runs the IRC Deployment
 of a variant, and offers *primitives* only: signal, freeze or thaw a container, find
 its process, run a privileged helper beside it, replace a pod, stop or start the
-registry. What a fault is, how it is injected from those primitives and how it is
+registry or the Git server. What a fault is, how it is injected from those primitives and how it is
 confirmed lives once, in :mod:`pytest_fluxchaos.faults`, the same for every backend.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..domain import (ClusterAccess, ContainerProcess, HelperResult, InstallRequest, PodStatus,
+from ..domain import (ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest, PodStatus,
                       RegistryEndpoint)
 
 Progress = Callable[[str], None]
@@ -65,6 +65,20 @@ class Backend(Protocol):
 
     def start_registry(self) -> None:
         """Start the registry again and wait until it answers from the host."""
+
+    # -- the smart-HTTP Git server image-automation-controller clones from and pushes to --
+    def git_server(self) -> GitEndpoint: ...
+
+    def create_git_repo(self, name: str) -> None:
+        """A bare repository ``<name>.git`` on ``main``, anonymous push on (idempotent)."""
+
+    def stop_git(self) -> None:
+        """The outage: the server stops answering; its name, address and repositories stay."""
+
+    def start_git(self) -> None:
+        """Start the Git server again and wait (bounded) until it answers from the host."""
+
+    def git_reachable(self) -> bool: ...
 
     def teardown(self) -> None:
         """Remove everything this backend created; safe to call twice."""

@@ -25,7 +25,8 @@ from ..registry import RegistryClient, RegistryError
 from ..scenario import Scenario
 from ..variants import Variant, render
 from ..gitrepo import GitWatcher
-from ..domain import BackendError, ContainerProcess, HelperResult, InstallRequest, PodStatus
+from ..domain import (BackendError, ContainerProcess, GitEndpoint, HelperResult, InstallRequest,
+                      PodStatus)
 from .automation_wiring import start_automation
 from .base import Backend
 
@@ -200,6 +201,21 @@ class KubeEnvironment:
 
     def registry_reachable(self) -> bool:
         return self.registry_client.is_up()
+
+    def git_server(self) -> GitEndpoint:
+        return self.backend.git_server()
+
+    def create_git_repo(self, name: str) -> None:
+        self.backend.create_git_repo(name)
+
+    def stop_git(self) -> None:
+        self.backend.stop_git()
+
+    def start_git(self) -> None:
+        self.backend.start_git()
+
+    def git_reachable(self) -> bool:
+        return self.backend.git_reachable()
 
     def undeploy(self, namespace: str) -> None:
         self.backend.uninstall(namespace)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..scenario import FaultAction
 
 Outcome = Literal["ok", "unconfirmed", "failed"]
-TargetKind = Literal["pod", "registry"]
+TargetKind = Literal["pod", "registry", "git"]
 
 
 class NoParams(BaseModel):

@@ -8,6 +8,7 @@ import pytest
 
 from pytest_fluxchaos import faults
 from pytest_fluxchaos.domain import PodStatus
+from pytest_fluxchaos.faults.git_outage import GitOutageEvidence
 from pytest_fluxchaos.faults.kill import KillEvidence
 from pytest_fluxchaos.faults.lease_delete import LeaseEvidence
 from pytest_fluxchaos.faults.oom_helper import HelperReport, parse_report
@@ -93,6 +94,22 @@ def test_registry_outage_must_be_seen_down() -> None:
     assert ro.confirm(None, True, OutageEvidence(False)).outcome == "unconfirmed"
 
 
+def test_git_outage_must_be_seen_down() -> None:
+    go = faults.get("git-outage")
+    assert go.confirm(None, True, GitOutageEvidence(True)).outcome == "ok"
+    still = go.confirm(None, False, GitOutageEvidence(True))
+    assert (still.outcome, still.why) == ("unconfirmed", "the Git server still answered")
+    assert go.confirm(None, True, GitOutageEvidence(False)).outcome == "unconfirmed"
+
+
+def test_git_endpoint_urls() -> None:
+    from pytest_fluxchaos.domain import GitEndpoint
+
+    ep = GitEndpoint(host_url="http://127.0.0.1:4000/git", cluster_url="http://10.213.0.5:8080/git")
+    assert ep.repo_url("fleet", host=True) == "http://127.0.0.1:4000/git/fleet.git"
+    assert ep.repo_url("fleet", host=False) == "http://10.213.0.5:8080/git/fleet.git"
+
+
 def test_helper_report_parsing() -> None:
     report = parse_report("noise\nfluxchaos: cgroup_version=1\nfluxchaos: oom_kill_before=\n"
                           "fluxchaos: oom_kill_after=1\nfluxchaos: target_gone=1\nfluxchaos: hog_pid=77\n")
@@ -102,7 +119,8 @@ def test_helper_report_parsing() -> None:
 
 
 def test_table_is_discovered_and_complete() -> None:
-    assert sorted(faults.FAULTS) == ["kill", "lease-delete", "oom-kill", "pod-delete", "registry-outage"]
+    assert sorted(faults.FAULTS) == ["git-outage", "kill", "lease-delete", "oom-kill", "pod-delete",
+                                     "registry-outage"]
     for kind in faults.FAULTS.values():
         assert kind.how and kind.confirmed_by, kind.name
     with pytest.raises(ValueError, match="unknown fault kind 'nope'"):
@@ -115,6 +133,8 @@ def test_schema_reads_the_table() -> None:
     from pytest_fluxchaos.scenario import FaultAction
 
     assert FaultAction(kind="registry-outage", duration=5).target == "registry"
+    with pytest.raises(ValidationError, match="git-outage needs a duration"):
+        FaultAction(kind="git-outage")
     with pytest.raises(ValidationError, match="registry-outage needs a duration"):
         FaultAction(kind="registry-outage")
     with pytest.raises(ValidationError, match="keep-down does not apply to pod-delete"):

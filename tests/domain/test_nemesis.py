@@ -125,3 +125,18 @@ def test_registry_outage_heals_after_its_duration_and_an_ignored_stop_is_unknown
     sim.nemesis.inject(FaultAction(kind="registry-outage", duration=0.2, confirm_timeout=0.5))
     assert [e.outcome for e in sim.history.of(Fault) if e.phase == "confirm"] == ["ok", "unconfirmed"]
     assert landed(sim) is Validity.UNKNOWN
+
+
+def test_git_outage_heals_after_its_duration_and_an_ignored_stop_is_unknown(sim: Sim) -> None:
+    fault = sim.nemesis.inject(FaultAction(kind="git-outage", duration=0.2, confirm_timeout=1))
+    assert not sim.env.git_reachable()
+    assert fault.heal_at is not None and not fault.healed
+    sim.nemesis.heal_all()
+    assert sim.env.git_reachable() and fault.healed
+    heal = next(e for e in sim.history.of(Fault) if e.phase == "heal")
+    assert (heal.outcome, heal.detail["reachable"]) == ("ok", True)
+
+    sim.env.git_ignores_stop = True
+    sim.nemesis.inject(FaultAction(kind="git-outage", duration=0.2, confirm_timeout=0.5))
+    assert [e.outcome for e in sim.history.of(Fault) if e.phase == "confirm"] == ["ok", "unconfirmed"]
+    assert landed(sim) is Validity.UNKNOWN

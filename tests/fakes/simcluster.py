@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_fluxchaos.domain import BackendError, ContainerProcess, HelperResult, PodStatus
+from pytest_fluxchaos.domain import BackendError, ContainerProcess, GitEndpoint, HelperResult, PodStatus
 from pytest_fluxchaos.history import (History, LeaseHolder, PodState, PolicyLatest, PolicyReady,
                                       PolicySpec, RepositoryScan)
 from pytest_fluxchaos.policy import PolicyError, latest_tag, scan_order
@@ -91,6 +91,9 @@ class SimEnvironment:
         self.closed = False
         self.oom_behaviour = os.environ.get("FLUXCHAOS_SIM_OOM", "kernel")
         self.registry_ignores_stop = False
+        self.git_up = True
+        self.git_ignores_stop = False
+        self.git_repos: set[str] = set()
         self.helper_calls: list[tuple[str, str, dict[str, str]]] = []
         self.reaped: list[int] = []
 
@@ -271,6 +274,24 @@ class SimEnvironment:
 
     def registry_reachable(self) -> bool:
         return self.registry_up
+
+    def git_server(self) -> GitEndpoint:
+        return GitEndpoint(host_url="http://127.0.0.1:1/git", cluster_url="http://sim-git:8080/git")
+
+    def create_git_repo(self, name: str) -> None:
+        if not self.git_up:
+            raise ConnectionError("git server not reachable")
+        self.git_repos.add(name)
+
+    def stop_git(self) -> None:
+        if not self.git_ignores_stop:
+            self.git_up = False
+
+    def start_git(self) -> None:
+        self.git_up = True
+
+    def git_reachable(self) -> bool:
+        return self.git_up
 
     def undeploy(self, namespace: str) -> None:
         with self._lock:

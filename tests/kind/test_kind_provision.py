@@ -18,7 +18,7 @@ import yaml
 from kindfakes import FakeCore, fail, fake_kind, ok, pod, preflight_runner
 from pytest_fluxchaos.backends.kind import KindBackend, KindOptions
 from pytest_fluxchaos.backends.kind import cluster as cluster_module
-from pytest_fluxchaos.backends.kind import registry_container
+from pytest_fluxchaos.backends.kind import git_container, registry_container
 from pytest_fluxchaos.backends.kind.guard import OWNER_CONFIGMAP, ClusterPlan
 from pytest_fluxchaos.backends.kind.options import NODE_IMAGE
 from pytest_fluxchaos.domain import BackendError, InstallRequest
@@ -26,6 +26,7 @@ from pytest_fluxchaos.domain import BackendError, InstallRequest
 NODE = "fluxchaos-control-plane"
 NETWORKS = "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}"
 LABEL = '{{index .Config.Labels "io.fluxchaos.kind-cluster"}}'
+GIT_IP = '{{(index .NetworkSettings.Networks "kind").IPAddress}}'
 
 
 class FakeCluster:
@@ -92,6 +93,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         ([k, "get", "nodes"], ok(f"{NODE}\n")),
         (["docker", "inspect", "--type", "container", "-f", NETWORKS, NODE], ok("kind \n")),
         (["docker", "inspect", "--type", "container", "-f", LABEL], fail("Error: No such object")),
+        (["docker", "inspect", "--type", "container", "-f", GIT_IP, "fluxchaos-git"], ok("172.18.0.9\n")),
         (["docker", "run"], ok("0123abcd\n")),
         (["docker", "exec", "-i", NODE], ok()),
         ([k, "load", "docker-image"], ok()),
@@ -115,6 +117,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         read_namespaced_deployment=lambda *_a, **_kw: SimpleNamespace(status=SimpleNamespace(available_replicas=1))))
     monkeypatch.setattr(registry_container, "free_port", lambda: 45678)
     monkeypatch.setattr(registry_container, "wait_registry", lambda url, timeout, **_kw: waits.append(url))
+    monkeypatch.setattr(git_container, "free_port", lambda: 45679)
+    monkeypatch.setattr(git_container, "wait_git", lambda url, timeout, **_kw: waits.append(url))
     manifests = tmp_path / "manifests"
     (manifests / "crds").mkdir(parents=True)
     (manifests / "rbac").mkdir()
@@ -125,7 +129,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "manager-role"},
         "rules": []}))
     assets = SimpleNamespace(irc_image="fluxchaos/irc:v1.2.4", registry_image="fluxchaos/registry:v3",
-                             manifests_dir=manifests)
+                             git_image="fluxchaos/git-server:bookworm", manifests_dir=manifests)
     backend = KindBackend(assets, KindOptions(kind_bin=kind, workdir=tmp_path / ".pytest-kind"), runner=runner,
                           offline=True, run_dir=tmp_path / "run", install_timeout=0.5)
     return SimpleNamespace(backend=backend, runner=runner, kube=kube, clusters=clusters, waits=waits, kind=k,
@@ -147,13 +151,19 @@ def test_provision_install_teardown(world: SimpleNamespace) -> None:
     assert world.clusters[0].created == [b.options.config_file]
     owner = next(o for o in kube.applied if o["metadata"]["name"] == OWNER_CONFIGMAP)
     assert owner["data"]["cluster"] == "fluxchaos" and owner["data"]["runId"] == b.run_id
-    holder, server = [c for c in runner.calls if c[:2] == ["docker", "run"]]
+    holder, server, git_holder, git_server = [c for c in runner.calls if c[:2] == ["docker", "run"]]
     assert holder[:10] == ["docker", "run", "-d", "--name", "fluxchaos-registry", "--network", "kind",
                            "-p", "127.0.0.1:45678:5000", "--label"]
     assert server[:7] == ["docker", "run", "-d", "--name", "fluxchaos-registry-server", "--network",
                           "container:fluxchaos-registry"]
     assert server[-1] == holder[-2] == "fluxchaos/registry:v3"
-    assert world.waits == ["http://127.0.0.1:45678"]
+    assert git_holder[:10] == ["docker", "run", "-d", "--name", "fluxchaos-git", "--network", "kind",
+                               "-p", "127.0.0.1:45679:8080", "--label"]
+    assert git_server[:7] + git_server[-1:] == ["docker", "run", "-d", "--name", "fluxchaos-git-server",
+                                                "--network", "container:fluxchaos-git",
+                                                "fluxchaos/git-server:bookworm"]
+    assert world.waits == ["http://127.0.0.1:45678", "http://127.0.0.1:45679/git"]
+    assert b.git_server().cluster_url == "http://172.18.0.9:8080/git"  # the holder's IP: no DNS for pods
     writes = [(c[-1], i) for c, i in zip(runner.calls, runner.inputs) if c[:4] == ["docker", "exec", "-i", NODE]]
     assert sorted(path for path, _ in writes) == [
         "/etc/containerd/certs.d/fluxchaos-registry:5000/hosts.toml",
@@ -186,6 +196,8 @@ def test_provision_install_teardown(world: SimpleNamespace) -> None:
     b.teardown()
     assert world.clusters[0].deleted == 1
     assert ["docker", "rm", "-f", "-v", "fluxchaos-registry"] in runner.calls
+    assert ["docker", "rm", "-f", "-v", "fluxchaos-git"] in runner.calls
+    assert ["docker", "rm", "-f", "-v", "fluxchaos-git-server"] in runner.calls
     assert kube.closed and (world.tmp_path / "run").is_dir()  # a run_dir given by the caller stays
     assert not (world.tmp_path / ".pytest-kind").exists()  # pytest-kind's empty work dir does not
 
@@ -211,7 +223,9 @@ def test_a_failure_while_provisioning_tears_down_what_was_made(world: SimpleName
     assert world.clusters[0].deleted == 1
     rms = [c for c in runner.calls if c[:2] == ["docker", "rm"]]
     assert rms == [["docker", "rm", "-f", "-v", "fluxchaos-registry-server"],
-                   ["docker", "rm", "-f", "-v", "fluxchaos-registry"]]
+                   ["docker", "rm", "-f", "-v", "fluxchaos-registry"],
+                   ["docker", "rm", "-f", "-v", "fluxchaos-git-server"],
+                   ["docker", "rm", "-f", "-v", "fluxchaos-git"]]
     assert not b._provisioned
 
 
@@ -220,12 +234,13 @@ def test_registry_port_taken_is_retried_and_a_stranger_is_refused(world: SimpleN
     b, runner = world.backend, world.runner
     ports = iter([40001, 40002])
     monkeypatch.setattr(registry_container, "free_port", lambda: next(ports))
-    answers = iter([fail("Bind for 127.0.0.1:40001 failed: port is already allocated"), ok("id\n"), ok("id\n")])
+    answers = iter([fail("Bind for 127.0.0.1:40001 failed: port is already allocated"), ok("id\n"), ok("id\n"),
+                    ok("git\n"), ok("git\n")])
     runner.add(["docker", "run"], lambda _a, _i: next(answers))
     b.provision()
     assert b.registry_port == 40002
     runs = [c for c in runner.calls if c[:2] == ["docker", "run"] and "-p" in c]
-    assert [r[8] for r in runs] == ["127.0.0.1:40001:5000", "127.0.0.1:40002:5000"]
+    assert [r[8] for r in runs] == ["127.0.0.1:40001:5000", "127.0.0.1:40002:5000", "127.0.0.1:45679:8080"]
     b.teardown()
 
     other = KindBackend(b.assets, b.options, runner=runner, offline=True, run_dir=world.tmp_path / "run2")
@@ -258,6 +273,7 @@ def test_teardown_of_an_allowed_foreign_cluster_removes_only_our_additions(world
             "/etc/containerd/certs.d/localhost:45678"] in runner.calls
     assert ["docker", "rm", "-f", "-v", "fluxchaos-registry"] in runner.calls  # we started it
     assert ["docker", "rm", "-f", "-v", "fluxchaos-registry-server"] in runner.calls
+    assert ["docker", "rm", "-f", "-v", "fluxchaos-git"] in runner.calls  # we started it
     assert not any(o["metadata"]["name"] == OWNER_CONFIGMAP for o in kube.applied)  # no marker on theirs
 
 

@@ -110,12 +110,16 @@ def test_online_controller_assets_pull_nothing_kind_never_runs(tmp_path: Path,
         def manifests(self, irc_version: str) -> Path:
             return tmp_path / irc_version
 
+        def git_server(self) -> str:  # built locally (debootstrap), never pulled
+            return "fluxchaos/git-server:bookworm"
+
     monkeypatch.setattr(build, "Builder", FakeBuilder)
     monkeypatch.setenv("FLUXCHAOS_CACHE", str(tmp_path))
     got = kind_assets.controller_assets("2.9.4", "online", print)
     assert asked == ["ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3"]  # no etcd/apiserver/stress
-    assert (got.irc_image, got.registry_image, got.manifests_dir, got.source) == (
-        "ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3", tmp_path / "v1.2.4", "online")
+    assert (got.irc_image, got.registry_image, got.manifests_dir, got.source, got.git_image) == (
+        "ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3", tmp_path / "v1.2.4", "online",
+        "fluxchaos/git-server:bookworm")
 
 
 # -- (1) kind load under Docker's containerd image store ----------------------------------------------------

@@ -2,7 +2,8 @@
 
 Layout of one run (``<p>`` = ``fluxchaos-<run-id>``; every object is labelled
 ``io.fluxchaos.run=<run-id>`` and ``io.fluxchaos.managed=true``): network ``<p>-net``,
-etcd and kube-apiserver (:mod:`.control_plane`), the registry (:mod:`.registry`), and per
+etcd and kube-apiserver (:mod:`.control_plane`), the registry (:mod:`.registry`), the Git
+server (:mod:`.git`), and per
 namespace the controller's pods (:mod:`.pods`, restarted by :mod:`.supervisor`). The
 fault primitives are in :mod:`.primitives`. This class only wires them together.
 
@@ -23,14 +24,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...domain import (BackendError, ClusterAccess, ContainerProcess, HelperResult, InstallRequest, PodStatus,
-                       RegistryEndpoint, one_line)
+from ...domain import (BackendError, ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest,
+                       PodStatus, RegistryEndpoint, one_line)
 from ..install_manifests import crd_files
 from .. import exit_hooks
 from .backoff import BackoffPolicy
 from .cleanup import remove_labelled
 from .client import ASSETS_HINT, Containers, connect_docker
 from .control_plane import ControlPlane
+from .git import GitContainer
 from .labels import LABEL_MANAGED, LABEL_RUN
 from .pods import PodRuntime
 from .primitives import Primitives
@@ -82,6 +84,7 @@ class DockerBackend:
         self._kube: Any = None
         self._plane: ControlPlane | None = None
         self._registry: RegistryContainer | None = None
+        self._git: GitContainer | None = None
         self._runtime: PodRuntime | None = None
         self._prims: Primitives | None = None
         self._sup: Supervisor | None = None
@@ -174,13 +177,19 @@ class DockerBackend:
             self._assets = self._resolve_assets(progress)
         assets = self._assets
         c = Containers(self._docker, self.labels)
-        for ref in (assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image):
+        git_image = getattr(assets, "git_image", "")
+        if not git_image:
+            raise BackendError(f"the assets name no Git server image; {ASSETS_HINT}")
+        for ref in (assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image, git_image):
             c.image_config(ref)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.run_dir, 0o755)
         progress(f"docker: run {self.run_id} in {self.run_dir}")
-        progress("docker: creating network, etcd, kube-apiserver and registry")
+        progress("docker: creating network, etcd, kube-apiserver, registry and Git server")
         self._ensure_network()
+        # Before the control plane: its readiness window (apiserver_timeout) stays as it was.
+        self._git = GitContainer(c, self.prefix, self.network_name)
+        self._git.start(git_image)
         self._plane = ControlPlane(c, self.prefix, self.network_name, timeout=self.apiserver_timeout)
         pki_dir = self._plane.start(assets.etcd_image, assets.apiserver_image, self.run_dir,
                                     self._requested_ports[0])
@@ -191,6 +200,7 @@ class DockerBackend:
         self._plane.write_kubeconfig(self.kubeconfig_path)
         self._kube = KubeClient(self.kubeconfig_path)
         self._registry.wait()
+        self._git.wait()
         assert self._plane.pki is not None
         self._sup = Supervisor(self.run_id, connect_docker, self._create_pod_container, backoff=self.backoff,
                                poll_interval=self.poll_interval, on_event=self._emit)
@@ -320,6 +330,26 @@ class DockerBackend:
         self._require()
         assert self._registry is not None
         self._registry.start_again()
+
+    def _git_container(self) -> GitContainer:
+        self._require()
+        assert self._git is not None
+        return self._git
+
+    def git_server(self) -> GitEndpoint:
+        return self._git_container().endpoint()
+
+    def create_git_repo(self, name: str) -> None:
+        self._git_container().create_repo(name)
+
+    def stop_git(self) -> None:
+        self._git_container().stop()
+
+    def start_git(self) -> None:
+        self._git_container().start_again()
+
+    def git_reachable(self) -> bool:
+        return self._git_container().reachable()
 
     # -- teardown ---------------------------------------------------------------------------
     def teardown(self) -> None:

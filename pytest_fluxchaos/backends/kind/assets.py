@@ -103,6 +103,7 @@ class ControllerAssets:
     registry_image: str
     manifests_dir: Path
     source: str
+    git_image: str = ""  # the Git server runs as a plain container on the kind network
 
 
 def controller_assets(flux_version: str, mode: str, progress: Progress) -> Any:
@@ -132,9 +133,10 @@ def controller_assets(flux_version: str, mode: str, progress: Progress) -> Any:
             have = builder.official(irc) and builder.official(registry)
             if have:
                 manifests = builder.manifests(irc_version)
+                git = builder.git_server()
                 progress(f"[assets] ready: {irc} and {registry} (online; kind needs no etcd, "
                          "kube-apiserver or stress image)")
-                return ControllerAssets(irc_version, flux, irc, registry, manifests, "online")
+                return ControllerAssets(irc_version, flux, irc, registry, manifests, "online", git)
         if mode == "online":
             raise BackendError(f"online mode: {irc} or {registry} is not available; "
                                "use --fluxchaos-assets=offline to build them")

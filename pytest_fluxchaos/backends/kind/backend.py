@@ -3,7 +3,7 @@
 A thin façade; each concern is its own module: ``provision.py`` (preflight and the
 foreign-cluster guard's facts, create or reuse, ready waits, image load),
 ``registry_container.py`` (``<cluster>-registry``, wired into containerd and
-KEP-1755), ``install.py`` (CRDs, RBAC, the Deployment, bounded readiness),
+KEP-1755), ``git_container.py`` (``<cluster>-git``, the smart-HTTP Git server), ``install.py`` (CRDs, RBAC, the Deployment, bounded readiness),
 ``pods.py`` (status and slots), ``primitives.py`` (the Backend protocol's primitives
 through the pod's node; each one that touches the cluster passes the guard here
 first) and ``lifecycle.py`` (teardown on every exit path). What a fault is lives in
@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ...domain import (BackendError, ClusterAccess, ContainerProcess, HelperResult, InstallRequest,
-                       PodStatus, RegistryEndpoint)
+from ...domain import (BackendError, ClusterAccess, ContainerProcess, GitEndpoint, HelperResult,
+                       InstallRequest, PodStatus, RegistryEndpoint)
 from . import commands as cmd
 from . import lifecycle
 from . import provision as setup
+from .git_container import GitContainer
 from .guard import ClusterPlan, owner_marker
 from .install import Installer
 from .options import KindOptions
@@ -83,6 +84,7 @@ class KindBackend:
         self.logs_on_failure: Callable[[], Path] | None = None  # where `kind export logs` goes
         self.export_logs_to: Path | None = None  # set when an item failed: export before deleting
         self.registry_container = RegistryContainer(self.run, self.cluster_name)
+        self.git_container = GitContainer(self.run, self.cluster_name)
         self.pod_view = PodView(lambda: self._kube)
         self.installer = Installer(lambda: self._kube, self.pod_view, install_timeout)
         self.primitives = NodePrimitives(self.run, self.pod_view, lambda: self._kube)
@@ -177,6 +179,7 @@ class KindBackend:
         self.network = setup.node_network(self.run, self.nodes[0])
         self.registry_container.ensure(getattr(self.assets, "registry_image", None), self.network, progress)
         self.registry_container.wire(self.nodes, self._kube, plan.created_by_plugin, progress)
+        self.git_container.ensure(getattr(self.assets, "git_image", None), self.network, progress)
         if self.irc_image:
             self.timings["load_images_s"] = setup.load_image(self.run, self.kind_path, self.cluster_name,
                                                              self.irc_image, self.load_timeout, progress,
@@ -260,6 +263,28 @@ class KindBackend:
         self._faults_allowed()
         self.registry_container.start()
         self.registry_container.wait_in_cluster(self.nodes, self._kube)
+
+    # -- the Git server (a plain container pair on the nodes' network) -------------------
+
+    def git_server(self) -> GitEndpoint:
+        self._require()
+        return self.git_container.endpoint()
+
+    def create_git_repo(self, name: str) -> None:
+        self._require()
+        self.git_container.create_repo(name)
+
+    def stop_git(self) -> None:
+        self._faults_allowed()
+        self.git_container.stop()
+
+    def start_git(self) -> None:
+        self._faults_allowed()
+        self.git_container.start()
+
+    def git_reachable(self) -> bool:
+        self._require()
+        return self.git_container.reachable()
 
     # -- teardown ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Every exit path tears a live kind backend down, and what teardown removes.
 
 Normal close, a provisioning failure, atexit and SIGTERM/SIGHUP all end in
-:func:`teardown`: the cluster and the registry are deleted, unless kept
+:func:`teardown`: the cluster, the registry and the Git server are deleted, unless kept
 (``--keep-cluster`` / ``--fluxchaos-keep``) or foreign (never deleted; only what this
 session added to it is removed). Safe to call twice and from atexit.
 """
@@ -53,9 +53,10 @@ def teardown(b: KindBackend) -> None:
     if plan is None or b._cluster is None:
         close_quietly(b._kube)  # refused or failed in preflight: nothing was created
     elif b.keep:
-        log.warning("fluxchaos: kept kind cluster %s and registry %s (delete with: "
-                    "kind delete cluster --name %s; docker rm -f %s)", b.cluster_name,
-                    b.registry_name, b.cluster_name, b.registry_name)
+        log.warning("fluxchaos: kept kind cluster %s, registry %s and Git server %s (delete with: "
+                    "kind delete cluster --name %s; docker rm -f %s %s %s %s)", b.cluster_name,
+                    b.registry_name, b.git_container.name, b.cluster_name, b.registry_name,
+                    b.registry_container.server, b.git_container.name, b.git_container.server)
         close_quietly(b._kube)
     elif plan.may_delete:  # created now, or created by the plugin and kept earlier
         close_quietly(b._kube)
@@ -63,6 +64,7 @@ def teardown(b: KindBackend) -> None:
             export_logs(b.run, b.kind_path, b.cluster_name, b.export_logs_to)
         delete_cluster(b._cluster, b.run, b.kind_path, b.cluster_name)
         b.registry_container.remove()
+        b.git_container.remove()
         if not b.network_preexisted:
             remove_network_if_unused(b.run, "kind")
     else:  # an allowed foreign cluster: never deleted, only our additions removed
@@ -76,6 +78,8 @@ def teardown(b: KindBackend) -> None:
         close_quietly(b._kube)
         if b.registry_container.created:
             b.registry_container.remove()
+        if b.git_container.created:
+            b.git_container.remove()
     deleted = plan is not None and b._cluster is not None and plan.may_delete and not b.keep
     remove_empty_workdir(b.options, deleted_cluster=deleted)
 
