@@ -51,8 +51,8 @@ class Nemesis:
 
     # -- targets -----------------------------------------------------------------
     def resolve_target(self, target: str) -> str:
-        if target == "registry":
-            return "registry"
+        if target in ("registry", "git"):
+            return target
         pods = self.env.pods(self.namespace)
         if target == "leader":
             leader = self.env.leader(self.namespace)

@@ -181,7 +181,7 @@ class FaultAction(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     kind: str
-    target: Annotated[str, Field(pattern=r"^(leader|standby|registry|pod-\d+)$")] = "leader"
+    target: Annotated[str, Field(pattern=r"^(leader|standby|registry|git|pod-\d+)$")] = "leader"
     duration: Duration | None = None
     id: str | None = None
     confirm_timeout: Duration = Field(default=60.0, alias="confirm-timeout")
@@ -202,11 +202,12 @@ class FaultAction(Model):
         fault = faults.get(self.kind)
         fault.validate(self)
         if "pod" not in fault.targets:
-            if "target" in self.model_fields_set and self.target != "registry":
-                raise ValueError(f"{self.kind} targets the registry, not {self.target}")
-            object.__setattr__(self, "target", "registry")
-        elif self.target == "registry":
-            raise ValueError(f"{self.kind} cannot target the registry")
+            server = next(iter(fault.targets))  # "registry" or "git"
+            if "target" in self.model_fields_set and self.target != server:
+                raise ValueError(f"{self.kind} targets the {server} server, not {self.target}")
+            object.__setattr__(self, "target", server)
+        elif self.target in ("registry", "git"):
+            raise ValueError(f"{self.kind} cannot target the {self.target} server")
         self.params  # noqa: B018 - validates the kind's own fields now, at load time
         return self
 

@@ -102,7 +102,7 @@ class FaultKind(ABC):
 
     def before(self, ctx: FaultContext) -> Any:
         """The target's state before the injection (default: its pod status)."""
-        return ctx.pod() if "pod" in self.targets and ctx.target != "registry" else None
+        return ctx.pod() if "pod" in self.targets and ctx.target not in ("registry", "git") else None
 
     @abstractmethod
     def inject(self, ctx: FaultContext, before: Any) -> Any:

@@ -141,8 +141,13 @@ def test_schema_reads_the_table() -> None:
         FaultAction(kind="pod-delete", keep_down=True)
     with pytest.raises(ValidationError, match="cannot target the registry"):
         FaultAction(kind="kill", target="registry")
-    with pytest.raises(ValidationError, match="registry-outage targets the registry, not leader"):
+    with pytest.raises(ValidationError, match="registry-outage targets the registry server, not leader"):
         FaultAction(kind="registry-outage", duration=5, target="leader")
+    assert FaultAction(kind="git-outage", duration=5).target == "git"
+    with pytest.raises(ValidationError, match="git-outage targets the git server, not registry"):
+        FaultAction(kind="git-outage", duration=5, target="registry")
+    with pytest.raises(ValidationError, match="cannot target the git server"):
+        FaultAction(kind="oom-kill", target="git")
     with pytest.raises(ValidationError, match="oom-kill: entries: Extra inputs are not permitted"):
         FaultAction(kind="oom-kill", entries=3)  # type: ignore[call-arg]
 
