@@ -124,6 +124,11 @@ def test_suites_on_kind(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: 
             assert details["node_image"] and details["kind_version"] == "v0.30.0", details
         assert verdicts["two-flips-stale-db[ha-emptydir]"]["checkers"]["no-regression"]["verdict"] == "false"
         assert verdicts["two-flips-stale-db[single]"]["checkers"]["no-regression"]["verdict"] == "true"
+        # The automation loop on kind: IAC writes the rolled-back tag to the Git server.
+        git_ha = verdicts["two-flips-stale-db[ha-emptydir]"]["checkers"]["git-no-regression"]
+        assert git_ha["verdict"] == "false" and git_ha["summary"].startswith("commit "), git_ha
+        assert verdicts["two-flips-stale-db[single]"]["checkers"]["git-no-regression"]["verdict"] == "true"
+        assert verdicts["two-flips-stale-db[single]"]["checkers"]["git-converges"]["verdict"] == "true"
         assert f"kind: node image {verdicts['two-flips-stale-db[single]']['backend_details']['node_image']}" in out
     finally:
         kind_bin = str(kind.kind_bin) if kind else "kind"
