@@ -47,6 +47,9 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     artifacts: Path | None = None
     backend_details: dict[str, Any] = field(default_factory=dict)  # what the backend ran on
+    # each controller's version, image, source (offline-build / official-image), module
+    # substitutions, and whether the IRC+IAC pair is a real Flux release (mixed_pair)
+    controllers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def overall(self) -> Validity:
@@ -80,7 +83,7 @@ class RunResult:
                    "namespace": self.namespace, "backend": self.backend,
                    "irc_version": self.irc_version, "flux_version": self.flux_version,
                    "seed": self.seed, "error": self.error, "timings": self.timings,
-                   "backend_details": self.backend_details,
+                   "backend_details": self.backend_details, "controllers": self.controllers,
                    "passed": self.passed, "overall": self.overall.value,
                    "checkers": self.verdict_json()}
         (directory / "verdict.json").write_text(json.dumps(payload, indent=2, default=str))
@@ -126,10 +129,13 @@ def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
                        expected=scenario.expected(variant.name, env.irc_version, env.flux_version))
     details = getattr(env, "backend_details", None)
     result.backend_details = dict(details() if callable(details) else details or {})
+    controllers = getattr(env, "controllers", None)
+    result.controllers = dict(controllers() if callable(controllers) else controllers or {})
     history.record(Note, message="run start", data={
         "scenario": scenario.name, "variant": variant.name, "namespace": namespace,
         "seed": seed, "backend": env.backend_name, "irc_version": env.irc_version,
-        "flux_version": env.flux_version, "variant_spec": variant.model_dump(mode="json")})
+        "flux_version": env.flux_version, "controllers": result.controllers,
+        "variant_spec": variant.model_dump(mode="json")})
     nemesis = Nemesis(env, namespace, history)
     stop_observing = None
     generator = None

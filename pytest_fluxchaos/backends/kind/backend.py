@@ -181,6 +181,11 @@ class KindBackend:
             self.timings["load_images_s"] = setup.load_image(self.run, self.kind_path, self.cluster_name,
                                                              self.irc_image, self.load_timeout, progress,
                                                              nodes=self.nodes)
+        iac_image = getattr(self.assets, "iac_image", None)
+        if iac_image:
+            self.timings["load_iac_image_s"] = setup.load_image(self.run, self.kind_path, self.cluster_name,
+                                                                iac_image, self.load_timeout, progress,
+                                                                nodes=self.nodes)
         self._provisioned = True
         self.timings["provision_s"] = time.monotonic() - t0
         progress(f"kind: cluster {self.cluster_name} ready in {self.timings['provision_s']:.1f}s "
@@ -217,6 +222,13 @@ class KindBackend:
         self._require()
         self.timings[f"install_{request.namespace}_s"] = self.installer.install(
             request, Path(self.assets.manifests_dir), progress, extra_objects)
+        if request.automation is not None:
+            iac_dir = getattr(self.assets, "iac_manifests_dir", None)
+            if iac_dir is None:
+                raise BackendError("the assets have no image-automation-controller manifests; "
+                                   "run `python -m pytest_fluxchaos.assets build`")
+            self.timings[f"install_automation_{request.namespace}_s"] = self.installer.install_automation(
+                request, Path(iac_dir), progress)
 
     def uninstall(self, namespace: str) -> None:
         """Remove the namespace (image objects' finalizers first, so it can terminate)."""
