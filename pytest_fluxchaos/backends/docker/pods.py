@@ -300,8 +300,9 @@ class PodRuntime:
         args = state.template.args or []
         if any(a in ("--enable-leader-election", "--enable-leader-election=true") for a in args):
             try:
-                self.kube.wait_lease_holder(state.name, timeout=max(1.0, deadline - time.monotonic()),
-                                            name=lease_name(state.controller))
+                # IRC's Lease is the client's default: its call stays as it always was
+                named = {} if state.controller == REFLECTOR else {"name": lease_name(state.controller)}
+                self.kube.wait_lease_holder(state.name, timeout=max(1.0, deadline - time.monotonic()), **named)
             except BackendError as exc:
                 raise BackendError(f"{what} in {state.name} never took the Lease: {exc}") from None
 
@@ -327,12 +328,13 @@ class PodRuntime:
                 pass
         if state is not None:
             shutil.rmtree(self.run_dir / "serviceaccounts" / namespace, ignore_errors=True)
-            for controller in (REFLECTOR, AUTOMATION) if iac is not None else (REFLECTOR,):
-                try:
-                    # The dead pods' Lease would make a re-install wait out its duration.
-                    self.kube.delete_lease(namespace, lease_name(controller))
-                except BackendError:
-                    pass
+            try:
+                # The dead pods' Lease would make a re-install wait out its duration.
+                self.kube.delete_lease(namespace)
+                if iac is not None:
+                    self.kube.delete_lease(namespace, lease_name(AUTOMATION))
+            except BackendError:
+                pass
 
     # -- observation --------------------------------------------------------------------
     def statuses(self, namespace: str) -> list[PodStatus]:

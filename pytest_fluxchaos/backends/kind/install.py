@@ -125,8 +125,9 @@ class Installer:
         try:
             wait_until(ready, self.timeout, what=f"a Ready {what} pod in {ns}", interval=1.0)
             if leader_election:
-                self._kube().wait_lease_holder(ns, timeout=max(5.0, deadline - time.monotonic()),
-                                               name=lease_name(controller))
+                # IRC's Lease is the client's default: its call stays as it always was
+                named = {} if controller == REFLECTOR else {"name": lease_name(controller)}
+                self._kube().wait_lease_holder(ns, timeout=max(5.0, deadline - time.monotonic()), **named)
         except WaitTimeout as exc:
             raise BackendError(f"{what} in {ns} not ready: {exc}; "
                                f"{self.diagnose(ns, selector)}") from None
