@@ -151,6 +151,12 @@ def terminal_summary(tr: Any, results: list[tuple[str, RunResult]],
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     for row in [header, *rows]:
         tr.write_line("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    shown: set[str] = set()
+    for _nodeid, r in results:  # once per distinct set: which controllers ran, from where
+        line = controllers_line(r.controllers)
+        if line and line not in shown:
+            shown.add(line)
+            tr.write_line(line)
     for _nodeid, r in results:
         if r.artifacts:
             tr.write_line(f"artifacts: {r.artifacts.parent}")
