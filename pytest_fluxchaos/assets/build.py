@@ -325,7 +325,9 @@ class Builder:
     # ------------------------------------------------------------------ #
 
     def set_key(self, irc_version: str, source: str) -> str:
-        return f"set-{irc_version}-{source}"
+        # "+iac": sets with image-automation-controller get their own stamp, so code that
+        # predates IAC (other branches sharing the cache) keeps reading its own sets.
+        return f"set-{irc_version}+iac-{source}"
 
     def warm(self, irc_version: str, flux_version: str | None, sources: tuple[str, ...]) -> Assets | None:
         """A previously completed set whose images all still exist (no work)."""
@@ -336,7 +338,7 @@ class Builder:
             a = st.get("assets") or {}
             ids = st.get("image_ids") or {}
             if not a.get("iac_image") or not a.get("iac_manifests_dir"):
-                continue  # a set from before IAC was part of it: complete it
+                continue  # not a set with IAC: complete it
             if ids and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists() \
                     and (Path(a["iac_manifests_dir"]) / "manifest.json").exists() and tools.restore_tags(ids):
                 a = dict(a, manifests_dir=Path(a["manifests_dir"]), iac_manifests_dir=Path(a["iac_manifests_dir"]),
