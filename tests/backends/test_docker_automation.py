@@ -33,8 +33,9 @@ def env() -> Any:
                                   manifests_dir=assets.manifests_dir, assets=assets)
     try:
         t0 = time.monotonic()
-        variant = Variant(name="single", replicas=1, storage="emptyDir", memory="1Gi", leader_election=FAST)
-        environment.deploy(NS, variant, print, automation=True)
+        variant = Variant(name="single", replicas=1, storage="emptyDir", memory="1Gi", leader_election=FAST,
+                          automation=True)  # what a suite's `automation: true` variant asks for
+        environment.deploy(NS, variant, print)
         print(f"\n[measure] install IRC + IAC -> both leaders: {time.monotonic() - t0:.2f}s")
         yield environment
     finally:
