@@ -95,6 +95,12 @@ def _expected_str(value: Any) -> str:
     return value if isinstance(value, str) else ("true" if value else "false")
 
 
+def _controllers(env: Environment, namespace: str) -> dict[str, Any]:
+    """What runs in the namespace, from where (environments that do not say: nothing)."""
+    controllers = getattr(env, "controllers", None)
+    return dict(controllers(namespace) if callable(controllers) else controllers or {})
+
+
 def namespace_for(scenario: str, variant: str, salt: str = "") -> str:
     """A DNS-safe namespace unique to the pair (variants share a control plane)."""
     digest = hashlib.sha1(f"{scenario}|{variant}|{salt}".encode()).hexdigest()[:6]
@@ -129,13 +135,10 @@ def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
                        expected=scenario.expected(variant.name, env.irc_version, env.flux_version))
     details = getattr(env, "backend_details", None)
     result.backend_details = dict(details() if callable(details) else details or {})
-    controllers = getattr(env, "controllers", None)
-    result.controllers = dict(controllers() if callable(controllers) else controllers or {})
     history.record(Note, message="run start", data={
         "scenario": scenario.name, "variant": variant.name, "namespace": namespace,
         "seed": seed, "backend": env.backend_name, "irc_version": env.irc_version,
-        "flux_version": env.flux_version, "controllers": result.controllers,
-        "variant_spec": variant.model_dump(mode="json")})
+        "flux_version": env.flux_version, "variant_spec": variant.model_dump(mode="json")})
     nemesis = Nemesis(env, namespace, history)
     stop_observing = None
     generator = None
@@ -145,10 +148,12 @@ def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
     try:
         progress(f"deploying {variant.name} into {namespace}")
         env.deploy(namespace, variant, progress)
+        result.controllers = _controllers(env, namespace)
         stop_observing = env.observe(namespace, history)
         env.apply_objects(namespace, scenario, variant)
         result.timings["deploy"] = round(time.monotonic() - t0, 3)
-        history.record(Note, message="deployed", data={"seconds": result.timings["deploy"]})
+        history.record(Note, message="deployed", data={"seconds": result.timings["deploy"],
+                                                       "controllers": result.controllers})
         generator = Generator(scenario, env, namespace, history, nemesis, seed=seed)
         progress(f"running {len(scenario.steps)} steps")
         generator.run(deadline)

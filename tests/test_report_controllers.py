@@ -44,3 +44,17 @@ def test_without_iac_nothing_changes():
     r.controllers = {}
     props = dict(FailureReport.build(r).properties())
     assert "fluxchaos.iac_version" not in props and "fluxchaos.mixed_pair" not in props
+
+
+def test_a_namespace_without_iac_reports_irc_only():
+    from types import SimpleNamespace
+
+    from pytest_fluxchaos.backends.kube_environment import KubeEnvironment
+
+    env = object.__new__(KubeEnvironment)  # no cluster needed: only the bookkeeping is under test
+    env.assets = SimpleNamespace(controllers=MIXED)
+    env._with_automation = {"with-iac"}
+    assert env.controllers("with-iac")["mixed_pair"] is True
+    alone = env.controllers("irc-only")
+    assert alone["mixed_pair"] is False and list(alone["controllers"]) == [IRC]
+    assert alone["controllers"][IRC]["substitutions"]  # the substitutions are still told

@@ -25,6 +25,7 @@ from ..registry import RegistryClient, RegistryError
 from ..scenario import Scenario
 from ..variants import Variant, render
 from ..domain import REFLECTOR, BackendError, ContainerProcess, HelperResult, InstallRequest, PodStatus, lease_name
+from ..assets import provenance
 from .automation import render_automation
 from .base import Backend
 
@@ -42,6 +43,7 @@ class KubeEnvironment:
         self.assets = assets
         self.automation = automation
         self.iac_version: str | None = getattr(assets, "iac_version", None)
+        self._with_automation: set[str] = set()  # namespaces where IAC runs
         self.backend_name = backend.name
         self.irc_version = irc_version
         self.flux_version = flux_version
@@ -54,9 +56,19 @@ class KubeEnvironment:
         self._lock = threading.Lock()
         self._closed = False
 
-    def controllers(self) -> dict[str, Any]:
-        """Each controller's version, image, source, module substitutions; the mixed-pair flag."""
-        return dict(getattr(self.assets, "controllers", None) or {})
+    def controllers(self, namespace: str | None = None) -> dict[str, Any]:
+        """Each controller's version, image, source, module substitutions; the mixed-pair flag.
+
+        For a ``namespace``: only what runs there (IAC only where it was deployed, so a run
+        of IRC alone is never flagged a mixed pair)."""
+        data = dict(getattr(self.assets, "controllers", None) or {})
+        if namespace is None or namespace in self._with_automation:
+            return data
+        cs = provenance.from_dict(data)
+        if cs is None:
+            return data
+        return provenance.ControllerSet(cs.flux_version, tuple(c for c in cs.controllers
+                                                              if c.name != provenance.IAC)).as_dict()
 
     def backend_details(self) -> dict[str, Any]:
         """The backend's own account of what it runs on (kind: binary, node image, path taken)."""
@@ -86,6 +98,8 @@ class KubeEnvironment:
         if automation is None:
             automation = bool(variant.automation) or self.automation
         iac = self.automation_deployment(namespace, variant) if automation else None
+        if automation:
+            self._with_automation.add(namespace)
         self.backend.install_flux(InstallRequest(namespace=namespace, deployment=deployment,
                                                  irc_version=self.irc_version, labels=labels,
                                                  automation=iac, automation_version=self.iac_version),
