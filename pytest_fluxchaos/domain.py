@@ -85,6 +85,7 @@ class PodStatus:
     restart_count: int = 0
     oom_killed: bool = False
     started_at: str | None = None
+    controller: str = "reflector"  # which controller's pod: reflector (IRC) | automation (IAC)
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,31 @@ class HelperResult:
     error: str | None = None  # the backend could not run or wait for it
 
 
+#: The controllers a namespace can run, by the short name faults and pods use.
+REFLECTOR = "reflector"
+AUTOMATION = "automation"
+CONTROLLERS: dict[str, str] = {REFLECTOR: "image-reflector-controller",
+                               AUTOMATION: "image-automation-controller"}
+
+
+def lease_name(controller: str = REFLECTOR) -> str:
+    """The leader election Lease of a controller (``<controller name>-leader-election``)."""
+    return f"{CONTROLLERS[controller]}-leader-election"
+
+
+def controller_of(deployment_name: str) -> str:
+    """reflector or automation, from a Deployment (or pod name prefix)."""
+    return AUTOMATION if deployment_name.startswith(CONTROLLERS[AUTOMATION]) else REFLECTOR
+
+
 @dataclass(frozen=True)
 class InstallRequest:
-    """Run one variant's IRC Deployment in a namespace (one namespace per variant)."""
+    """Run one variant's IRC Deployment in a namespace (one namespace per variant),
+    and IAC's beside it when ``automation`` holds its Deployment."""
 
     namespace: str
     deployment: dict[str, Any]  # the full, patched apps/v1 Deployment manifest
     irc_version: str
     labels: dict[str, str] = field(default_factory=dict)
+    automation: dict[str, Any] | None = None  # IAC's apps/v1 Deployment, namespaced
+    automation_version: str | None = None

@@ -44,14 +44,14 @@ class Environment(Protocol):
     def observe(self, namespace: str, history: History) -> Callable[[], list[str]]:
         """Start recording observations; the returned function stops and returns errors."""
 
-    def leader(self, namespace: str) -> str | None:
-        """The pod currently holding the leader Lease (None if none)."""
+    def leader(self, namespace: str, controller: str = "reflector") -> str | None:
+        """The pod currently holding IRC's leader Lease (``controller="automation"``: IAC's)."""
 
     def lease_renew_age(self, namespace: str) -> float | None:
         """Seconds since the leader last renewed its Lease (None without a holder)."""
 
-    def pods(self, namespace: str) -> list[PodStatus]:
-        """Controller pods in replica-slot order (slot i is ``pod-i`` in a schedule)."""
+    def pods(self, namespace: str, controller: str = "reflector") -> list[PodStatus]:
+        """IRC's pods (or IAC's) in replica-slot order (slot i is ``pod-i`` in a schedule)."""
 
     # -- primitives the faults are made of (see pytest_fluxchaos.faults) ----------------
     def signal_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:
@@ -70,8 +70,8 @@ class Environment(Protocol):
     def delete_pod(self, namespace: str, pod: str) -> str:
         """Replace the pod; returns the new pod's name."""
 
-    def delete_lease(self, namespace: str) -> str | None:
-        """Delete the leader Lease; returns the holder it had."""
+    def delete_lease(self, namespace: str, controller: str = "reflector") -> str | None:
+        """Delete IRC's (or IAC's) leader Lease; returns the holder it had."""
 
     def stop_registry(self) -> None: ...
 

@@ -17,7 +17,8 @@ from typing import Any
 from . import faults
 from .domain import WaitTimeout
 from .environment import Environment
-from .faults import Confirmation, FaultContext, as_detail
+from .domain import REFLECTOR
+from .faults import Confirmation, FaultContext, as_detail, action_controller, env_leader, env_pods
 from .history import Fault, History
 from .scenario import FaultAction
 from .waiting import wait_until
@@ -50,17 +51,18 @@ class Nemesis:
         self._lock = threading.Lock()
 
     # -- targets -----------------------------------------------------------------
-    def resolve_target(self, target: str) -> str:
+    def resolve_target(self, target: str, controller: str = REFLECTOR) -> str:
+        """A pod of ``controller`` (IRC's unless a fault says ``controller: automation``)."""
         if target in ("registry", "git"):
             return target
-        pods = self.env.pods(self.namespace)
+        pods = env_pods(self.env, self.namespace, controller)
         if target == "leader":
-            leader = self.env.leader(self.namespace)
+            leader = env_leader(self.env, self.namespace, controller)
             if leader is None:
                 raise TargetError("no pod holds the leader Lease")
             return leader
         if target == "standby":
-            leader = self.env.leader(self.namespace)
+            leader = env_leader(self.env, self.namespace, controller)
             standbys = [p.name for p in pods if p.name != leader]
             if not standbys:
                 raise TargetError("no standby pod (only one replica)")
@@ -81,14 +83,15 @@ class Nemesis:
         kind = faults.get(action.kind)
         fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace)
         try:
-            fault.resolved = self.resolve_target(action.target)
+            fault.resolved = self.resolve_target(action.target, action_controller(action))
         except TargetError as exc:
             self._record(fault, "inject", outcome="failed", detail={"error": str(exc)})
             self._record(fault, "confirm", outcome="failed", detail={"error": str(exc)})
             fault.healed = True
             return fault
-        ctx = FaultContext(self.env, self.namespace, self.history, action, fault.resolved)
-        leader_before = self.env.leader(self.namespace)
+        ctx = FaultContext(self.env, self.namespace, self.history, action, fault.resolved,
+                           action_controller(action))
+        leader_before = env_leader(self.env, self.namespace, ctx.controller)
         before = kind.before(ctx)
         self._record(fault, "inject", resolved=fault.resolved,
                      detail={"leader": leader_before, "before": as_detail(before)})
@@ -119,13 +122,14 @@ class Nemesis:
     def _keep_down(self, action: FaultAction, pod: str, leader_before: str | None) -> dict[str, Any]:
         """Freeze the restarted container until another pod holds the lease, then thaw it."""
         ns = self.namespace
-        if len(self.env.pods(ns)) < 2:
+        controller = action_controller(action)
+        if len(env_pods(self.env, ns, controller)) < 2:
             return {"applied": False, "why": "single replica: no other pod can lead"}
         container = self.env.freeze(ns, pod, True)
         frozen_at = self.history.now()
 
         def other_leader() -> str | None:
-            holder = self.env.leader(ns)
+            holder = env_leader(self.env, ns, controller)
             return holder if holder not in (None, pod) else None
 
         other: str | None = None
@@ -145,7 +149,8 @@ class Nemesis:
             return
         detail = dict(detail or {})
         kind = faults.get(fault.action.kind)
-        ctx = FaultContext(self.env, self.namespace, self.history, fault.action, fault.resolved or "")
+        ctx = FaultContext(self.env, self.namespace, self.history, fault.action, fault.resolved or "",
+                           action_controller(fault.action))
         try:
             verdict = kind.heal(ctx)
         except Exception as exc:

@@ -407,9 +407,9 @@ def summary_line(nodeid: str, outcome: str, properties: Sequence[tuple[str, Any]
     props = {str(k): _word(v) for k, v in properties if str(k).startswith("fluxchaos.")}
     if not props:
         return None
-    skip = {"variant", "backend", "irc_version", "flux_version", "seed", "overall",
-            "faults_injected", "faults_confirmed", "regressions", "git_regressions", "artifacts",
-            "error"}
+    skip = {"variant", "backend", "irc_version", "iac_version", "mixed_pair", "flux_version", "seed",
+            "overall", "faults_injected", "faults_confirmed", "regressions", "git_regressions",
+            "artifacts", "error"}
     checks = []
     for key, got in props.items():
         name = key[len("fluxchaos."):]
@@ -435,7 +435,8 @@ def summary_line(nodeid: str, outcome: str, properties: Sequence[tuple[str, Any]
     if "fluxchaos.git_regressions" in props:
         parts.append(f"git-regressions={props['fluxchaos.git_regressions']}")
     for key, label in (("variant", "variant"), ("backend", "backend"), ("irc_version", "irc"),
-                       ("flux_version", "flux"), ("seed", "seed")):
+                       ("iac_version", "iac"), ("mixed_pair", "mixed-pair"), ("flux_version", "flux"),
+                       ("seed", "seed")):
         if props.get(f"fluxchaos.{key}"):
             parts.append(f"{label}={props[f'fluxchaos.{key}']}")
     if props.get("fluxchaos.error"):

@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from .assets.provenance import controllers_line, from_dict as controller_set
 from .checkers import CHECKER_NAMES, Validity
 from .history import Fault, PolicyLatest
 from .runner import RunResult
@@ -61,6 +62,10 @@ class FailureReport:
             props.append((f"fluxchaos.{name}", verdict.valid.value))
             props.append((f"fluxchaos.{name}.expected",
                           _verdict_word(r.expected.get(name, True))))
+        cs = controller_set(r.controllers)
+        iac = cs.get("image-automation-controller") if cs else None
+        if cs is not None and iac is not None:
+            props += [("fluxchaos.iac_version", iac.version), ("fluxchaos.mixed_pair", str(cs.mixed).lower())]
         injected, confirmed = fault_counts(r)
         props += [("fluxchaos.faults_injected", str(injected)),
                   ("fluxchaos.faults_confirmed", str(confirmed)),
@@ -79,6 +84,9 @@ class FailureReport:
         lines = [f"{r.scenario}[{r.variant}] on {r.backend}, IRC {r.irc_version}"
                  f"{f' (Flux {r.flux_version})' if r.flux_version else ''}, seed {r.seed}",
                  self.headline, ""]
+        line = controllers_line(r.controllers)
+        if line:
+            lines.insert(1, line)
         for name, verdict in r.verdicts.items():
             want = _verdict_word(r.expected.get(name, True))
             mark = "  " if want in (verdict.valid.value, "any") else "✗ "
@@ -147,6 +155,12 @@ def terminal_summary(tr: Any, results: list[tuple[str, RunResult]],
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     for row in [header, *rows]:
         tr.write_line("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    shown: set[str] = set()
+    for _nodeid, r in results:  # once per distinct set: which controllers ran, from where
+        line = controllers_line(r.controllers)
+        if line and line not in shown:
+            shown.add(line)
+            tr.write_line(line)
     for _nodeid, r in results:
         if r.artifacts:
             tr.write_line(f"artifacts: {r.artifacts.parent}")

@@ -47,6 +47,9 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     artifacts: Path | None = None
     backend_details: dict[str, Any] = field(default_factory=dict)  # what the backend ran on
+    # each controller's version, image, source (offline-build / official-image), module
+    # substitutions, and whether the IRC+IAC pair is a real Flux release (mixed_pair)
+    controllers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def overall(self) -> Validity:
@@ -80,7 +83,7 @@ class RunResult:
                    "namespace": self.namespace, "backend": self.backend,
                    "irc_version": self.irc_version, "flux_version": self.flux_version,
                    "seed": self.seed, "error": self.error, "timings": self.timings,
-                   "backend_details": self.backend_details,
+                   "backend_details": self.backend_details, "controllers": self.controllers,
                    "passed": self.passed, "overall": self.overall.value,
                    "checkers": self.verdict_json()}
         (directory / "verdict.json").write_text(json.dumps(payload, indent=2, default=str))
@@ -90,6 +93,12 @@ class RunResult:
 
 def _expected_str(value: Any) -> str:
     return value if isinstance(value, str) else ("true" if value else "false")
+
+
+def _controllers(env: Environment, namespace: str) -> dict[str, Any]:
+    """What runs in the namespace, from where (environments that do not say: nothing)."""
+    controllers = getattr(env, "controllers", None)
+    return dict(controllers(namespace) if callable(controllers) else controllers or {})
 
 
 def namespace_for(scenario: str, variant: str, salt: str = "") -> str:
@@ -142,10 +151,12 @@ def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
     try:
         progress(f"deploying {variant.name} into {namespace}")
         env.deploy(namespace, variant, progress)
+        result.controllers = _controllers(env, namespace)
         stop_observing = env.observe(namespace, history)
         env.apply_objects(namespace, scenario, variant)
         result.timings["deploy"] = round(time.monotonic() - t0, 3)
-        history.record(Note, message="deployed", data={"seconds": result.timings["deploy"]})
+        history.record(Note, message="deployed", data={"seconds": result.timings["deploy"],
+                                                       "controllers": result.controllers})
         generator = Generator(scenario, env, namespace, history, nemesis, seed=seed)
         progress(f"running {len(scenario.steps)} steps")
         generator.run(deadline)

@@ -42,6 +42,8 @@ class Variant(Model):
     digest_reflection_policy: Literal["Never", "IfNotPresent", "Always"] | None = Field(
         default=None, alias="digestReflectionPolicy")
     flux_version: str | None = Field(default=None, alias="flux-version")
+    #: Run image-automation-controller beside IRC in the variant's namespace.
+    automation: bool | None = None
     patches: list[dict[str, Any]] = Field(default_factory=list)
 
 

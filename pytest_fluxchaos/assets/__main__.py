@@ -54,13 +54,22 @@ def cmd_build(args: argparse.Namespace) -> int:
         results.append(a)
     total = time.monotonic() - t0
     if args.json:
-        print(json.dumps([{**asdict(a), "manifests_dir": str(a.manifests_dir)} for a in results], indent=2))
+        print(json.dumps([{**asdict(a), "manifests_dir": str(a.manifests_dir),
+                            "iac_manifests_dir": str(a.iac_manifests_dir) if a.iac_manifests_dir else None}
+                           for a in results], indent=2))
     else:
         for a in results:
             print(f"[assets] {a.irc_version} (flux {a.flux_version or '?'}, {a.source}):")
-            for field in ("irc_image", "etcd_image", "apiserver_image", "registry_image", "stress_image", "git_image"):
-                print(f"[assets]   {field:16} {getattr(a, field)}")
-            print(f"[assets]   {'manifests_dir':16} {a.manifests_dir}")
+            for field in ("irc_image", "iac_image", "etcd_image", "apiserver_image", "registry_image",
+                          "stress_image", "git_image", "manifests_dir", "iac_manifests_dir"):
+                print(f"[assets]   {field:17} {getattr(a, field)}")
+            cs = a.controller_set()
+            if cs:
+                print(f"[assets]   {'controllers':17} {cs.summary()}")
+                for c in cs.controllers:
+                    for sub in c.substitutions:
+                        print(f"[assets]   {'substitution':17} {c.name} {c.version}: {sub['module']} "
+                              f"{sub['wanted']} -> {sub['used']}")
     print(f"[assets] total {total:.1f}s")
     return 0
 
@@ -110,7 +119,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"[assets]   {'binary' if exists else 'MISSING':7} {name:48} "
                       f"{_human(Path(path).stat().st_size) if exists else '-':>10}  go build {s.get('seconds', '?')}s "
                       f"(tidy {s.get('tidy_seconds', '?')}s, {s.get('go', '?')})")
-    for d in sorted((cache / "irc").glob("*/manifest.json")):
+                for sub in s.get("substitutions") or []:
+                    print(f"[assets]   {'':7} {'':48} {'':>10}  substituted {sub['module']} "
+                          f"{sub['wanted']} -> {sub['used']}")
+    for d in sorted((cache / "irc").glob("*/manifest.json")) + sorted((cache / "iac").glob("*/manifest.json")):
         m = json.loads(d.read_text())
         print(f"[assets]   manifests {d.parent} ({len(m.get('files', []))} files, {m.get('method')})")
     for s in stamps:

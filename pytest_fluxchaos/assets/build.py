@@ -21,15 +21,16 @@ import re
 import shutil
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from collections.abc import Callable, Iterator, Sequence
 
 from . import tools, versions
 from .errors import AssetError
 from .stamps import LABEL, STAMP_SCHEMA, now as _now
 from .stamps import sha256_of as _sha256
-from . import flux_manifests, git_server, go_steps, os_images, program_images
+from . import automation, flux_manifests, git_server, go_steps, os_images, program_images, provenance, releases
 from .versions import resolve_irc_version
 
 MODES = ("auto", "offline", "online")
@@ -50,6 +51,14 @@ class Assets:
     manifests_dir: Path  # <cache>/irc/<version>/ with crds/*.yaml, rbac/*.yaml, deployment.yaml
     source: str  # "offline-build" | "online"
     git_image: str = ""  # the smart-HTTP Git server (assets/git_server.py), on both paths
+    iac_version: str | None = None  # image-automation-controller, e.g. "v1.1.2"
+    iac_image: str | None = None
+    iac_manifests_dir: Path | None = None  # <cache>/iac/<version>/ (GitRepository CRD included)
+    controllers: dict[str, Any] = field(default_factory=dict)  # provenance.ControllerSet.as_dict()
+
+    def controller_set(self) -> provenance.ControllerSet | None:
+        """Each controller's version, image, source and substitutions; the mixed-pair flag."""
+        return provenance.from_dict(self.controllers)
 
 
 def default_cache_dir() -> Path:
@@ -71,7 +80,7 @@ class Builder:
         self.cache = Path(cache).expanduser().resolve()
         self.progress = progress
         self.timings: list[tuple[str, float]] = []
-        for sub in ("stamps", "work", "logs", "bin", "irc"):
+        for sub in ("stamps", "work", "logs", "bin", "irc", "iac"):
             (self.cache / sub).mkdir(parents=True, exist_ok=True)
         self._go_checked = False
         self._network_dead: str | None = None
@@ -243,6 +252,31 @@ class Builder:
     def generate_crds(self, irc_version: str, dest: Path) -> list[str]:
         return flux_manifests.generate_crds(self, irc_version, dest)
 
+    def iac(self, base_id: str, version: str) -> str:
+        return automation.iac(self, base_id, version)
+
+    def iac_manifests(self, version: str) -> Path:
+        return automation.manifests(self, version)
+
+    def controller_set(self, flux_version: str | None, irc: tuple[str, str, str],
+                       iac: tuple[str, str, str]) -> dict[str, Any]:
+        """Provenance of the (version, image, source) of IRC and IAC, as stored in the set."""
+        pinned_irc = versions.FLUX_TO_IRC.get(flux_version or "")
+        pinned_iac = versions.FLUX_TO_IAC.get(flux_version or "")
+        ctrls = []
+        for name, (ver, image, source), pinned in ((provenance.IRC, irc, pinned_irc),
+                                                   (provenance.IAC, iac, pinned_iac)):
+            subs = automation.substitutions(self, name, ver) if source == provenance.OFFLINE_BUILD else []
+            ctrls.append(provenance.Controller(name, ver, image, source, pinned, tuple(subs)))
+        cs = provenance.ControllerSet(flux_version, tuple(ctrls))
+        for c in cs.controllers:
+            for sub in c.substitutions:
+                self.say(f"  {c.name} {c.version}: module substitution {sub['module']} "
+                         f"{sub['wanted']} -> {sub['used']}")
+        if cs.mixed:
+            self.say(f"  {cs.summary()}")
+        return cs.as_dict()
+
     # ------------------------------------------------------------------ #
     # Online path
     # ------------------------------------------------------------------ #
@@ -295,7 +329,9 @@ class Builder:
     # ------------------------------------------------------------------ #
 
     def set_key(self, irc_version: str, source: str) -> str:
-        return f"set-{irc_version}-{source}"
+        # "+iac": sets with image-automation-controller get their own stamp, so code that
+        # predates IAC (other branches sharing the cache) keeps reading its own sets.
+        return f"set-{irc_version}+iac-{source}"
 
     def warm(self, irc_version: str, flux_version: str | None, sources: tuple[str, ...]) -> Assets | None:
         """A previously completed set whose images all still exist (no work)."""
@@ -307,21 +343,27 @@ class Builder:
             ids = st.get("image_ids") or {}
             if not a.get("git_image") or st.get("git_server_inputs") != git_server.inputs():
                 continue  # no Git server yet, or its config changed: complete the set (the rest is current)
+            if not a.get("iac_image") or not a.get("iac_manifests_dir"):
+                continue  # not a set with IAC: complete it
             if ids and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists() \
-                    and tools.restore_tags(ids):
-                a = dict(a, manifests_dir=Path(a["manifests_dir"]), flux_version=flux_version or a.get("flux_version"))
+                    and (Path(a["iac_manifests_dir"]) / "manifest.json").exists() and tools.restore_tags(ids):
+                a = dict(a, manifests_dir=Path(a["manifests_dir"]), iac_manifests_dir=Path(a["iac_manifests_dir"]),
+                         flux_version=flux_version or a.get("flux_version"))
                 return Assets(**a)
         return None
 
     def record_set(self, assets: Assets) -> None:
         refs = [assets.irc_image, assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image,
                 assets.git_image]
+        if assets.iac_image:
+            refs.append(assets.iac_image)
         ids = tools.image_ids(refs + [self.DEBIAN_TAG, self.BASE_TAG])  # base tags too, kept consistent
         missing = [r for r in refs if r not in ids]
         if missing:
             raise AssetError(f"images vanished while building: {', '.join(missing)}; is something pruning Docker images?")
         d = asdict(assets)
         d["manifests_dir"] = str(assets.manifests_dir)
+        d["iac_manifests_dir"] = str(assets.iac_manifests_dir) if assets.iac_manifests_dir else None
         self.write_stamp(self.set_key(assets.irc_version, assets.source), {
             "assets": d, "image_ids": ids, "recorded_at": _now(), "git_server_inputs": git_server.inputs(),
         })
@@ -338,16 +380,46 @@ class Builder:
         kas = self.kube_apiserver(base_id)
         git = self.git_server()
         manifests = self.manifests(irc_version)
-        a = Assets(irc_version, flux_version, irc, etcd, kas, registry, stress, manifests, "offline-build", git)
+        iac_version, iac, iac_source = self.offline_iac(base_id, irc_version, flux_version)
+        iac_manifests = self.iac_manifests(iac_version)
+        ctrls = self.controller_set(flux_version, (irc_version, irc, self.irc_source(irc)),
+                                    (iac_version, iac, iac_source))
+        a = Assets(irc_version, flux_version, irc, etcd, kas, registry, stress, manifests, "offline-build",
+                   git_image=git, iac_version=iac_version, iac_image=iac,
+                   iac_manifests_dir=iac_manifests, controllers=ctrls)
         self.record_set(a)
         return a
+
+    def irc_source(self, image: str) -> str:
+        return provenance.OFFICIAL_IMAGE if image.startswith("ghcr.io/") else provenance.OFFLINE_BUILD
+
+    def offline_iac(self, base_id: str, irc_version: str, flux_version: str | None) -> tuple[str, str, str]:
+        """(version, image, source) of IAC on the offline path: the pinned version when the
+        proxy serves it or its official image is loaded, else the newest served version."""
+        pinned = versions.pinned_iac(flux_version, irc_version)
+        if pinned and pinned not in versions.OFFLINE_BUILDABLE_IAC and not os.environ.get("FLUXCHAOS_IAC_VERSION") \
+                and tools.image_exists(versions.official_iac_image(pinned)):
+            self.say(f"  using the local official image {versions.official_iac_image(pinned)}")
+            return pinned, versions.official_iac_image(pinned), provenance.OFFICIAL_IMAGE
+        version = versions.offline_iac(pinned)
+        if pinned and version != pinned:
+            self.say(f"  image-automation-controller {pinned} (pinned by Flux {flux_version or '?'}) is not "
+                     f"served by the Go module proxy; building {version} instead")
+        return version, self.iac(base_id, version), provenance.OFFLINE_BUILD
 
     def online(self, irc_version: str, flux_version: str | None, strict: bool) -> Assets | None:
         """Official images; None (auto mode) or AssetError (online mode) if not all obtainable."""
         self.say(f"checking for official images (online path) for image-reflector-controller {irc_version}")
         irc = versions.official_irc_image(irc_version)
         reg = versions.OFFICIAL_REGISTRY_IMAGE
-        needed = [irc, reg]
+        iac_version = versions.pinned_iac(flux_version, irc_version)
+        if iac_version is None:
+            if strict:
+                raise AssetError(f"online mode: no Flux release pins image-reflector-controller {irc_version}, "
+                                 "so its image-automation-controller is unknown; give a Flux release")
+            return None
+        iac = versions.official_iac_image(iac_version)
+        needed = [irc, reg, iac]
         got = {r: self.official(r) for r in needed}
         cp: tuple[str, str] | None = None
         if all(got.values()):
@@ -372,8 +444,13 @@ class Builder:
         stress = self.stress(debian_id)
         git = self.git_server()
         manifests = self.manifests(irc_version)
+        iac_manifests = self.iac_manifests(iac_version)
+        ctrls = self.controller_set(flux_version, (irc_version, irc, provenance.OFFICIAL_IMAGE),
+                                    (iac_version, iac, provenance.OFFICIAL_IMAGE))
         self.say("path: online (official upstream images)")
-        a = Assets(irc_version, flux_version, irc, cp[0], cp[1], reg, stress, manifests, "online", git)
+        a = Assets(irc_version, flux_version, irc, cp[0], cp[1], reg, stress, manifests, "online",
+                   git_image=git, iac_version=iac_version, iac_image=iac,
+                   iac_manifests_dir=iac_manifests, controllers=ctrls)
         self.record_set(a)
         return a
 
@@ -413,8 +490,9 @@ def ensure_assets(
     """
     if mode not in MODES:
         raise AssetError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
-    irc_version, flux_version = resolve_irc_version(flux_or_irc_version)
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    learn_release(cache, flux_or_irc_version, progress)
+    irc_version, flux_version = resolve_irc_version(flux_or_irc_version)
     t0 = time.monotonic()
     tools.require_docker()
     with cache_lock(cache, progress):
@@ -423,14 +501,25 @@ def ensure_assets(
         # auto prefers whatever set is already complete (no pulls, no builds).
         warm = b.warm(irc_version, flux_version, order)
         if warm:
-            progress(f"[assets] ready: image-reflector-controller {irc_version} ({warm.source}, cached) "
-                     f"in {time.monotonic() - t0:.2f}s")
+            progress(f"[assets] ready: {ready_line(warm)} (cached) in {time.monotonic() - t0:.2f}s")
             return warm
         result: Assets | None = None
         if mode in ("auto", "online"):
             result = b.online(irc_version, flux_version, strict=(mode == "online"))
         if result is None:
             result = b.offline(irc_version, flux_version)
-        progress(f"[assets] ready: image-reflector-controller {irc_version} ({result.source}) "
-                 f"in {time.monotonic() - t0:.1f}s")
+        progress(f"[assets] ready: {ready_line(result)} in {time.monotonic() - t0:.1f}s")
         return result
+
+
+def ready_line(a: Assets) -> str:
+    cs = a.controller_set()
+    return cs.summary() if cs else f"image-reflector-controller {a.irc_version} ({a.source})"
+
+
+def learn_release(cache: Path, flux_or_irc_version: str, progress: Progress) -> None:
+    """A Flux release newer than the tables: read its pins from the flux2 module (cached)."""
+    try:
+        releases.learn(Builder(cache, progress), flux_or_irc_version)
+    except AssetError as exc:
+        progress(f"[assets] cannot read Flux {flux_or_irc_version.strip()} from {versions.FLUX2_MODULE}: {exc}")

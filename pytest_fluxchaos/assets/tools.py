@@ -449,6 +449,9 @@ def docker_build(context: Path, tag: str, *, what: str, log: Path, extra_tags: S
     """Classic-builder ``docker build`` of ``context`` (with its Dockerfile); returns the image id."""
     docker = require_docker()
     cmd = [docker, "build", "--rm", "--force-rm", "-t", tag]
+    if os.environ.get("FLUXCHAOS_BUILD_NETWORK"):
+        # e.g. "host" on an engine without a default bridge network (apt-get needs one)
+        cmd += ["--network", os.environ["FLUXCHAOS_BUILD_NETWORK"]]
     for t in extra_tags:
         cmd += ["-t", t]
     cmd.append(str(context))

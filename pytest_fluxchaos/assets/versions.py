@@ -1,9 +1,11 @@
-"""Version tables: Flux release -> image-reflector-controller, and the pins
-of every other asset.
+"""Version tables: Flux release -> image-reflector-controller (IRC) and
+image-automation-controller (IAC), and the pins of every other asset.
 
-The Flux -> IRC table was read from fluxcd/flux2's
-``manifests/bases/image-reflector-controller/kustomization.yaml`` at every
-tag from v2.3.0 to v2.9.4 (the release asset URL names the IRC version).
+Both tables were read from fluxcd/flux2's
+``manifests/bases/<controller>/kustomization.yaml`` at every tag from v2.3.0
+to v2.9.4 (the release asset URL names the controller version); newer
+releases are read from the ``github.com/fluxcd/flux2/v2`` module at build
+time (:mod:`.releases`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,39 @@ FLUX_TO_IRC: dict[str, str] = {
     "2.9.4": "v1.2.4",
 }
 
+#: Flux release -> image-automation-controller version pinned by that release.
+FLUX_TO_IAC: dict[str, str] = {
+    "2.3.0": "v0.38.0",
+    "2.4.0": "v0.39.0",
+    "2.5.0": "v0.40.0",
+    "2.5.1": "v0.40.0",
+    "2.6.0": "v0.41.0",
+    "2.6.1": "v0.41.0",
+    "2.6.2": "v0.41.1",
+    "2.6.3": "v0.41.2",
+    "2.6.4": "v0.41.2",
+    "2.7.0": "v1.0.1",
+    "2.7.1": "v1.0.1",
+    "2.7.2": "v1.0.2",
+    "2.7.3": "v1.0.3",
+    "2.7.4": "v1.0.4",
+    "2.7.5": "v1.0.4",
+    "2.8.0": "v1.1.0",
+    "2.8.1": "v1.1.0",
+    "2.8.2": "v1.1.1",
+    "2.8.3": "v1.1.1",
+    "2.8.4": "v1.1.1",
+    "2.8.5": "v1.1.1",
+    "2.8.6": "v1.1.2",
+    "2.8.7": "v1.1.3",
+    "2.8.8": "v1.1.4",
+    "2.9.0": "v1.2.1",
+    "2.9.1": "v1.2.2",
+    "2.9.2": "v1.2.3",
+    "2.9.3": "v1.2.3",
+    "2.9.4": "v1.2.4",
+}
+
 DEFAULT_FLUX_VERSION = "2.9.4"
 
 #: IRC versions whose module (and every dependency, after substitution) the
@@ -53,6 +88,9 @@ DEFAULT_FLUX_VERSION = "2.9.4"
 #: (2026-11).  v0.32.0 (Flux 2.3), v1.0.x, v1.1.x, v1.2.0-v1.2.2 are refused
 #: (403/404), so they only work through the online path.
 OFFLINE_BUILDABLE_IRC = ("v1.2.3", "v1.2.4")
+#: IAC versions the proxy serves here (2026-12): only v1.1.2 (v1.0.x, v1.1.0/1/3/4,
+#: v1.2.x and v0.41.x are refused), so the offline path pairs it with any IRC.
+OFFLINE_BUILDABLE_IAC = ("v1.1.2",)
 
 # Pins of the other assets (overridable through the environment / CLI).
 ETCD_VERSION = os.environ.get("FLUXCHAOS_ETCD_VERSION", "v3.6.16")
@@ -67,12 +105,22 @@ IRC_API_MODULE = IRC_MODULE + "/api"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 REGISTRY_MODULE = "github.com/distribution/distribution/v3"
+IAC_MODULE = "github.com/fluxcd/image-automation-controller"
+IAC_API_MODULE = IAC_MODULE + "/api"
+SOURCE_CONTROLLER_MODULE = "github.com/fluxcd/source-controller"
+#: Only its GitRepository CRD is used (IAC watches GitRepositories); any served v1.x will do.
+SOURCE_CONTROLLER_VERSION = os.environ.get("FLUXCHAOS_SOURCE_CONTROLLER_VERSION", "v1.9.0")
+FLUX2_MODULE = "github.com/fluxcd/flux2/v2"
 CONTROLLER_TOOLS_MODULE = "sigs.k8s.io/controller-tools"
 CONTROLLER_TOOLS_VERSION = "v0.19.0"
 
 # Official images used by the online path.
 def official_irc_image(irc_version: str) -> str:
     return f"ghcr.io/fluxcd/image-reflector-controller:{irc_version}"
+
+
+def official_iac_image(iac_version: str) -> str:
+    return f"ghcr.io/fluxcd/image-automation-controller:{iac_version}"
 
 
 OFFICIAL_REGISTRY_IMAGE = "registry:3"
@@ -90,6 +138,35 @@ def _key(v: str) -> tuple[int, int, int]:
     m = _SEMVER.match(v)
     assert m
     return int(m[1]), int(m[2]), int(m[3] or 0)
+
+
+release_key = _key
+
+
+def pinned_iac(flux_version: str | None, irc_version: str) -> str | None:
+    """The IAC version Flux ``flux_version`` pins (else that of the newest release pinning
+    ``irc_version``; None if no release is known)."""
+    if flux_version in FLUX_TO_IAC:
+        return FLUX_TO_IAC[flux_version]
+    fluxes = [f for f, i in FLUX_TO_IRC.items() if i == irc_version and f in FLUX_TO_IAC]
+    return FLUX_TO_IAC[max(fluxes, key=_key)] if fluxes else None
+
+
+def offline_iac(pinned: str | None) -> str:
+    """The IAC version the offline path builds: the pinned one when the proxy serves it,
+    else the newest served one (FLUXCHAOS_IAC_VERSION overrides)."""
+    forced = os.environ.get("FLUXCHAOS_IAC_VERSION")
+    if forced:
+        return forced if forced.startswith("v") else f"v{forced}"
+    return pinned if pinned in OFFLINE_BUILDABLE_IAC else OFFLINE_BUILDABLE_IAC[-1]
+
+
+def learn_release(flux_version: str, pins: dict[str, str]) -> None:
+    """Add a release read from the flux2 module (:mod:`.releases`) to the tables."""
+    if "image-reflector-controller" in pins:
+        FLUX_TO_IRC.setdefault(flux_version, pins["image-reflector-controller"])
+    if "image-automation-controller" in pins:
+        FLUX_TO_IAC.setdefault(flux_version, pins["image-automation-controller"])
 
 
 def resolve_irc_version(flux_or_irc_version: str) -> tuple[str, str | None]:

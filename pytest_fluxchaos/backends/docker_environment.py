@@ -23,7 +23,7 @@ def create_docker_environment(settings: Settings, flux_version: str,
         backend.provision(progress)
         return KubeEnvironment(backend, irc_version=assets.irc_version,
                                flux_version=assets.flux_version,
-                               manifests_dir=assets.manifests_dir)
+                               manifests_dir=assets.manifests_dir, assets=assets)
     except BaseException:
         backend.teardown()
         raise

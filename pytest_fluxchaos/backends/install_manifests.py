@@ -42,7 +42,7 @@ def crd_files(manifests_dir: Path) -> list[Path]:
 
 
 def rbac_objects(manifests_dir: Path, namespace: str, service_account: str,
-                 labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                 labels: dict[str, str] | None = None, role_prefix: str = ROLE_PREFIX) -> list[dict[str, Any]]:
     """Namespace, ServiceAccount, the controller's ClusterRole(s) and Role, and bindings.
 
     End-user editor/viewer roles are skipped; the upstream bindings (to ``system``'s
@@ -70,8 +70,8 @@ def rbac_objects(manifests_dir: Path, namespace: str, service_account: str,
             continue
         if name.endswith(("-editor-role", "-viewer-role")):
             continue
-        if not name.startswith(ROLE_PREFIX):
-            name = ROLE_PREFIX + name
+        if not name.startswith(role_prefix):
+            name = role_prefix + name
         doc = copy.deepcopy(doc)
         doc["metadata"] = {"name": name}
         if kind == "ClusterRole":
@@ -82,7 +82,9 @@ def rbac_objects(manifests_dir: Path, namespace: str, service_account: str,
     if not cluster_roles:
         raise BackendError(f"no ClusterRole in {rbac_dir}; run `python -m pytest_fluxchaos.assets build`")
     if not any("leases" in (rule.get("resources") or []) for r in roles for rule in r.get("rules") or []):
-        roles.append(copy.deepcopy(_LEADER_ELECTION_ROLE))
+        role = copy.deepcopy(_LEADER_ELECTION_ROLE)
+        role["metadata"]["name"] = f"{role_prefix}leader-election-role"
+        roles.append(role)
     for cr in cluster_roles:
         out.append({"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRoleBinding",
                     "metadata": {"name": f"{cr}-{namespace}"},

@@ -92,7 +92,7 @@ def create_kind_environment(settings: Settings, flux_version: str, progress: Pro
     try:
         backend.provision(progress)
         return KubeEnvironment(backend, irc_version=assets.irc_version, flux_version=assets.flux_version,
-                               manifests_dir=assets.manifests_dir, irc_image=assets.irc_image)
+                               manifests_dir=assets.manifests_dir, irc_image=assets.irc_image, assets=assets)
     except BaseException:
         backend.teardown()
         raise

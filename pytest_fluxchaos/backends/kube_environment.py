@@ -25,8 +25,10 @@ from ..registry import RegistryClient, RegistryError
 from ..scenario import Scenario
 from ..variants import Variant, render
 from ..gitrepo import GitWatcher
-from ..domain import (BackendError, ContainerProcess, GitEndpoint, HelperResult, InstallRequest,
-                      PodStatus)
+from ..domain import (REFLECTOR, BackendError, ContainerProcess, GitEndpoint, HelperResult,
+                      InstallRequest, PodStatus, lease_name)
+from ..assets import provenance
+from .automation import render_automation
 from .automation_wiring import start_automation
 from .base import Backend
 
@@ -35,8 +37,16 @@ class KubeEnvironment:
     """Implements the domain's Environment protocol on top of a provisioned backend."""
 
     def __init__(self, backend: Backend, *, irc_version: str, flux_version: str | None,
-                 manifests_dir: Path, irc_image: str | None = None) -> None:
+                 manifests_dir: Path, irc_image: str | None = None, assets: Any = None,
+                 automation: bool = False) -> None:
+        """``assets`` (an :class:`~pytest_fluxchaos.assets.Assets`) brings IAC's image,
+        manifests and the controllers' provenance; ``automation`` runs IAC in every
+        namespace (a variant can ask for it too)."""
         self.backend = backend
+        self.assets = assets
+        self.automation = automation
+        self.iac_version: str | None = getattr(assets, "iac_version", None)
+        self._with_automation: set[str] = set()  # namespaces where IAC runs
         self.backend_name = backend.name
         self.irc_version = irc_version
         self.flux_version = flux_version
@@ -50,6 +60,20 @@ class KubeEnvironment:
         self._closed = False
         self._histories: dict[str, History] = {}
         self._git_watchers: dict[str, GitWatcher] = {}
+
+    def controllers(self, namespace: str | None = None) -> dict[str, Any]:
+        """Each controller's version, image, source, module substitutions; the mixed-pair flag.
+
+        For a ``namespace``: only what runs there (IAC only where it was deployed, so a run
+        of IRC alone is never flagged a mixed pair)."""
+        data = dict(getattr(self.assets, "controllers", None) or {})
+        if namespace is None or namespace in self._with_automation:
+            return data
+        cs = provenance.from_dict(data)
+        if cs is None:
+            return data
+        return provenance.ControllerSet(cs.flux_version, tuple(c for c in cs.controllers
+                                                              if c.name != provenance.IAC)).as_dict()
 
     def backend_details(self) -> dict[str, Any]:
         """The backend's own account of what it runs on (kind: binary, node image, path taken)."""
@@ -71,12 +95,39 @@ class KubeEnvironment:
         return render(self.upstream_deployment(), variant, namespace=namespace,
                       image=self.irc_image)
 
-    def deploy(self, namespace: str, variant: Variant, progress: Progress) -> None:
+    def deploy(self, namespace: str, variant: Variant, progress: Progress,
+               automation: bool | None = None) -> None:
+        """IRC, and IAC beside it when ``automation`` (default: the variant's, else the environment's)."""
         deployment, *extra = self.manifests(namespace, variant)
         labels = {"app.kubernetes.io/part-of": "fluxchaos", "fluxchaos.io/variant": variant.name}
+        if automation is None:
+            automation = bool(variant.automation) or self.automation
+        iac = self.automation_deployment(namespace, variant) if automation else None
+        if automation:
+            self._with_automation.add(namespace)
         self.backend.install_flux(InstallRequest(namespace=namespace, deployment=deployment,
-                                                 irc_version=self.irc_version, labels=labels),
+                                                 irc_version=self.irc_version, labels=labels,
+                                                 automation=iac, automation_version=self.iac_version),
                                   progress, extra_objects=extra)
+
+    def automation_deployment(self, namespace: str, variant: Variant) -> dict[str, Any]:
+        """IAC's Deployment for the namespace, with the variant's leader-election timing."""
+        iac_dir = getattr(self.assets, "iac_manifests_dir", None)
+        if iac_dir is None:
+            raise BackendError("no image-automation-controller in the assets; "
+                               "run `python -m pytest_fluxchaos.assets build`")
+        docs = [d for d in yaml.safe_load_all((Path(iac_dir) / "deployment.yaml").read_text()) if d]
+        upstream = next(d for d in docs if d.get("kind") == "Deployment")
+        flags: dict[str, str] = {}
+        le = variant.leader_election
+        if le:
+            for flag, value in (("--leader-election-lease-duration", le.lease_duration),
+                                ("--leader-election-renew-deadline", le.renew_deadline),
+                                ("--leader-election-retry-period", le.retry_period)):
+                if value is not None:
+                    flags[flag] = format_duration(value)
+        return render_automation(upstream, namespace=namespace, image=getattr(self.assets, "iac_image", None),
+                                 leader_election=flags)
 
     def apply_objects(self, namespace: str, scenario: Scenario, variant: Variant) -> None:
         v1 = not self.irc_version.startswith("v0.")
@@ -143,7 +194,7 @@ class KubeEnvironment:
 
         observer = Observer(self.kube.api_client, [namespace], history,
                             api_version=self.kube.image_api_version(),
-                            pods_fn=self.backend.pods)
+                            pods_fn=self.pods)  # IRC's pods: the history's replica lanes
         observer.start(sync_timeout=15)
         self._histories[namespace] = history
 
@@ -157,11 +208,12 @@ class KubeEnvironment:
         return stop
 
     # -- cluster state and faults -------------------------------------------------------
-    def leader(self, namespace: str) -> str | None:
-        return self.kube.lease_holder(namespace)
+    def leader(self, namespace: str, controller: str = REFLECTOR) -> str | None:
+        """The pod holding IRC's Lease (``controller="automation"``: IAC's)."""
+        return self.kube.lease_holder(namespace, lease_name(controller))
 
-    def lease_renew_age(self, namespace: str) -> float | None:
-        lease = self.kube.get_lease(namespace)
+    def lease_renew_age(self, namespace: str, controller: str = REFLECTOR) -> float | None:
+        lease = self.kube.get_lease(namespace, lease_name(controller))
         if lease is None or not lease.holder_identity or not lease.renew_time:
             return None
         # The controllers stamp renewTime with this host's clock (same kernel), so the
@@ -169,8 +221,9 @@ class KubeEnvironment:
         renewed = datetime.fromisoformat(lease.renew_time.replace("Z", "+00:00"))
         return (datetime.now(timezone.utc) - renewed).total_seconds()
 
-    def pods(self, namespace: str) -> list[PodStatus]:
-        return self.backend.pods(namespace)
+    def pods(self, namespace: str, controller: str = REFLECTOR) -> list[PodStatus]:
+        """One controller's pods (IRC's unless asked), in replica-slot order."""
+        return [p for p in self.backend.pods(namespace) if p.controller == controller]
 
     def signal_container(self, namespace: str, pod: str, signal: str = "KILL") -> str:
         return self.backend.signal_container(namespace, pod, signal)
@@ -188,9 +241,10 @@ class KubeEnvironment:
     def delete_pod(self, namespace: str, pod: str) -> str:
         return self.backend.delete_pod(namespace, pod)
 
-    def delete_lease(self, namespace: str) -> str | None:
-        holder = self.kube.lease_holder(namespace)
-        self.kube.delete_lease(namespace)
+    def delete_lease(self, namespace: str, controller: str = REFLECTOR) -> str | None:
+        name = lease_name(controller)
+        holder = self.kube.lease_holder(namespace, name)
+        self.kube.delete_lease(namespace, name)
         return holder
 
     def stop_registry(self) -> None:

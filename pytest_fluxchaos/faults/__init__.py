@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Confirmation, FaultContext, FaultKind, as_detail
+from .base import Confirmation, FaultContext, FaultKind, as_detail, action_controller, env_leader, env_pods
 
 
 def _discover() -> dict[str, FaultKind]:
@@ -34,4 +34,5 @@ def get(name: str) -> FaultKind:
         raise ValueError(f"unknown fault kind {name!r}; expected one of {', '.join(sorted(FAULTS))}") from None
 
 
-__all__ = ["FAULTS", "Confirmation", "FaultContext", "FaultKind", "as_detail", "get"]
+__all__ = ["FAULTS", "Confirmation", "FaultContext", "FaultKind", "as_detail", "action_controller", "env_leader",
+           "env_pods", "get"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..domain import PodStatus, WaitTimeout
+from ..domain import REFLECTOR, PodStatus, WaitTimeout
 from ..waiting import wait_until
 
 if TYPE_CHECKING:
@@ -37,6 +37,27 @@ class NoParams(BaseModel):
     """A kind's own suite fields beyond the common ones (kind, target, duration, ...)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ControllerParams(NoParams):
+    """``controller``: whose pods (or Lease) the fault hits; IRC's unless told otherwise."""
+
+    controller: Literal["reflector", "automation"] = "reflector"
+
+
+def action_controller(action: Any) -> str:
+    """The ``controller`` a suite's fault action targets (``reflector`` when it has none)."""
+    return str(getattr(getattr(action, "params", None), "controller", REFLECTOR))
+
+
+def env_pods(env: Environment, namespace: str, controller: str = REFLECTOR) -> list[PodStatus]:
+    """A controller's pods; environments that run only IRC need not know the keyword."""
+    return env.pods(namespace) if controller == REFLECTOR else env.pods(namespace, controller=controller)
+
+
+def env_leader(env: Environment, namespace: str, controller: str = REFLECTOR) -> str | None:
+    """The holder of a controller's Lease (IRC's by default)."""
+    return env.leader(namespace) if controller == REFLECTOR else env.leader(namespace, controller=controller)
 
 
 @dataclass(frozen=True)
@@ -65,10 +86,11 @@ class FaultContext:
     history: History
     action: FaultAction
     target: str  # a pod name, or "registry"
+    controller: str = REFLECTOR  # whose pods: reflector (IRC) | automation (IAC)
 
     def pod(self, name: str | None = None) -> PodStatus | None:
         name = name or self.target
-        return next((p for p in self.env.pods(self.namespace) if p.name == name), None)
+        return next((p for p in env_pods(self.env, self.namespace, self.controller) if p.name == name), None)
 
 
 def as_detail(value: Any) -> Any:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from ..domain import PodStatus
-from .base import Confirmation, FaultContext, FaultKind, no_restart, restart_facts, restarted
+from .base import Confirmation, ControllerParams, FaultContext, FaultKind, no_restart, restart_facts, restarted
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Kill(FaultKind):
     name: ClassVar[str] = "kill"
     how: ClassVar[str] = "SIGKILL the controller's process"
     confirmed_by: ClassVar[str] = "exit 137 without OOMKilled, and a restart into a new container"
+    params: ClassVar[type[BaseModel]] = ControllerParams
     keeps_down: ClassVar[bool] = True
 
     def inject(self, ctx: FaultContext, before: Any) -> KillEvidence:

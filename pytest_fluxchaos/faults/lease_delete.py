@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..domain import WaitTimeout
+from pydantic import BaseModel
+
+from ..domain import REFLECTOR, WaitTimeout
 from ..waiting import wait_until
-from .base import Confirmation, FaultContext, FaultKind
+from .base import Confirmation, ControllerParams, FaultContext, FaultKind, env_leader
 
 
 @dataclass(frozen=True)
@@ -21,18 +23,23 @@ class LeaseEvidence:
 
 class LeaseDelete(FaultKind):
     name: ClassVar[str] = "lease-delete"
-    how: ClassVar[str] = "delete the image-reflector-controller leader election Lease"
+    how: ClassVar[str] = ("delete the leader election Lease of image-reflector-controller "
+                          "(controller: automation: image-automation-controller's)")
     confirmed_by: ClassVar[str] = "a pod holds the Lease again within the confirm timeout"
+    params: ClassVar[type[BaseModel]] = ControllerParams
 
     def before(self, ctx: FaultContext) -> Any:
-        return ctx.env.leader(ctx.namespace)
+        return env_leader(ctx.env, ctx.namespace, ctx.controller)
 
     def inject(self, ctx: FaultContext, before: Any) -> LeaseEvidence:
-        return LeaseEvidence(ctx.env.delete_lease(ctx.namespace))
+        if ctx.controller == REFLECTOR:
+            return LeaseEvidence(ctx.env.delete_lease(ctx.namespace))
+        return LeaseEvidence(ctx.env.delete_lease(ctx.namespace, controller=ctx.controller))
 
     def after(self, ctx: FaultContext, before: Any, evidence: LeaseEvidence) -> str | None:
         try:
-            return wait_until(lambda: ctx.env.leader(ctx.namespace), ctx.action.confirm_timeout,
+            return wait_until(lambda: env_leader(ctx.env, ctx.namespace, ctx.controller),
+                              ctx.action.confirm_timeout,
                               what=f"a holder of the Lease in {ctx.namespace}")
         except WaitTimeout:
             return None

@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from ..domain import PodStatus
-from .base import Confirmation, FaultContext, FaultKind, no_restart, restart_facts, restarted
+from .base import Confirmation, ControllerParams, FaultContext, FaultKind, no_restart, restart_facts, restarted
 from .oom_helper import REAP_SCRIPT, SCRIPT, HelperReport, parse_report
 
 
@@ -38,6 +40,7 @@ class OomKill(FaultKind):
                           "kernel OOM-kills the controller")
     confirmed_by: ClassVar[str] = ("exit 137, a restart into a new container, and the kernel's verdict: "
                                    "OOMKilled from the runtime or the cgroup's oom_kill counter")
+    params: ClassVar[type[BaseModel]] = ControllerParams
     keeps_down: ClassVar[bool] = True
 
     def inject(self, ctx: FaultContext, before: Any) -> OomEvidence:

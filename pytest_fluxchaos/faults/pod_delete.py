@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from ..domain import PodStatus, WaitTimeout
 from ..waiting import wait_until
-from .base import Confirmation, FaultContext, FaultKind
+from .base import Confirmation, ControllerParams, FaultContext, FaultKind, env_pods
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,14 @@ class PodDelete(FaultKind):
     name: ClassVar[str] = "pod-delete"
     how: ClassVar[str] = "delete the pod; its controller creates a replacement with fresh volumes"
     confirmed_by: ClassVar[str] = "the old pod is gone and a pod with the new name exists"
+    params: ClassVar[type[BaseModel]] = ControllerParams
 
     def inject(self, ctx: FaultContext, before: Any) -> PodDeleteEvidence:
         return PodDeleteEvidence(ctx.target, ctx.env.delete_pod(ctx.namespace, ctx.target))
 
     def after(self, ctx: FaultContext, before: PodStatus, evidence: PodDeleteEvidence) -> list[str] | None:
         def replaced() -> list[str] | None:
-            names = [p.name for p in ctx.env.pods(ctx.namespace)]
+            names = [p.name for p in env_pods(ctx.env, ctx.namespace, ctx.controller)]
             return names if evidence.old_pod not in names and evidence.new_pod in names else None
 
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_fluxchaos.checkers.story import fmt_wall
+from pytest_fluxchaos.assets.provenance import controllers_line
 
 from .model import CHECKER_ORDER, Item, short_sha, verdict_matches
 
@@ -223,6 +224,9 @@ def _item_section(item: Item, figures: list[tuple[str, str]], out_dir: Path) -> 
     meta = [f"backend {v.get('backend', '?')}", f"IRC {v.get('irc_version') or '?'}"]
     if v.get("flux_version"):
         meta.append(f"Flux {v['flux_version']}")
+    line = controllers_line(v.get("controllers"))
+    if line:
+        meta.append(line)
     meta += [f"seed {v.get('seed')}", f"namespace {v.get('namespace') or '-'}"]
     meta += [f"{k} {float(s):.1f}s" for k, s in timings.items() if isinstance(s, (int, float))]
     links = []

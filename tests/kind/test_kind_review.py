@@ -112,14 +112,22 @@ def test_online_controller_assets_pull_nothing_kind_never_runs(tmp_path: Path,
 
         def git_server(self) -> str:  # built locally (debootstrap), never pulled
             return "fluxchaos/git-server:bookworm"
+        def iac_manifests(self, iac_version: str) -> Path:
+            return tmp_path / "iac" / iac_version
+
+        def controller_set(self, flux: Any, irc: Any, iac: Any) -> dict[str, Any]:
+            return {"flux_version": flux, "controllers": {}}
 
     monkeypatch.setattr(build, "Builder", FakeBuilder)
     monkeypatch.setenv("FLUXCHAOS_CACHE", str(tmp_path))
     got = kind_assets.controller_assets("2.9.4", "online", print)
-    assert asked == ["ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3"]  # no etcd/apiserver/stress
-    assert (got.irc_image, got.registry_image, got.manifests_dir, got.source, got.git_image) == (
-        "ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3", tmp_path / "v1.2.4", "online",
-        "fluxchaos/git-server:bookworm")
+    assert asked == ["ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3",
+                     "ghcr.io/fluxcd/image-automation-controller:v1.2.4"]  # no etcd/apiserver/stress
+    assert (got.irc_image, got.registry_image, got.manifests_dir, got.source) == (
+        "ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3", tmp_path / "v1.2.4", "online")
+    assert (got.iac_image, got.iac_manifests_dir) == ("ghcr.io/fluxcd/image-automation-controller:v1.2.4",
+                                                      tmp_path / "iac" / "v1.2.4")
+    assert got.git_image == "fluxchaos/git-server:bookworm"
 
 
 # -- (1) kind load under Docker's containerd image store ----------------------------------------------------

@@ -89,6 +89,7 @@ class DockerBackend:
         self._prims: Primitives | None = None
         self._sup: Supervisor | None = None
         self._crds_applied = False
+        self._iac_crds_applied = False
         self._lock = threading.RLock()
         self._teardown_lock = threading.Lock()
         self._provisioned = False
@@ -208,7 +209,8 @@ class DockerBackend:
                                    apiserver=self._plane.apiserver_name, run_dir=self.run_dir,
                                    ca_pem=self._plane.pki.ca.cert_pem, kube=self._kube, sup=self._sup,
                                    install_timeout=self.install_timeout, manifests_dir=assets.manifests_dir,
-                                   helper_image=assets.stress_image)
+                                   helper_image=assets.stress_image,
+                                   iac_manifests_dir=getattr(assets, "iac_manifests_dir", None))
         self._prims = Primitives(self._runtime, c)
         self._sup.start()
         self._provisioned = True
@@ -255,6 +257,27 @@ class DockerBackend:
         state.ready_s = time.monotonic() - t0
         self.timings[f"install_{request.namespace}_s"] = state.ready_s
         progress(f"docker: image-reflector-controller ready in {request.namespace} after {state.ready_s:.1f}s")
+        if request.automation is not None:
+            self._install_automation(request, progress)
+
+    def _install_automation(self, request: InstallRequest, progress: Progress) -> None:
+        """IAC beside IRC: its CRDs (GitRepository included) once, then its pod."""
+        from .podspec import translate_deployment
+
+        runtime = self._require()
+        assert request.automation is not None
+        t0 = time.monotonic()
+        wanted = translate_deployment(request.automation, request.namespace).image
+        candidates = [r for r in (wanted, getattr(self.assets, "iac_image", None)) if r]
+        image = next((r for r in candidates if runtime.c.has_image(r)), None)
+        if image is None:
+            raise BackendError(f"no local image for image-automation-controller (tried "
+                               f"{', '.join(candidates) or 'nothing'}); {ASSETS_HINT}")
+        self._ensure_crds(automation=True)
+        state = runtime.install_automation(request, image, progress)
+        state.ready_s = time.monotonic() - t0
+        self.timings[f"install_automation_{request.namespace}_s"] = state.ready_s
+        progress(f"docker: image-automation-controller ready in {request.namespace} after {state.ready_s:.1f}s")
 
     def _resolve_irc_image(self, deployment_image: str, irc_version: str) -> str:
         """The Deployment's own image when present locally (a user's patch), else the assets' one."""
@@ -273,11 +296,17 @@ class DockerBackend:
         raise BackendError(f"no local image for image-reflector-controller {irc_version} "
                            f"(tried {', '.join(candidates)}); {ASSETS_HINT}")
 
-    def _ensure_crds(self) -> None:
+    def _ensure_crds(self, automation: bool = False) -> None:
         with self._lock:
             if not self._crds_applied:
                 self._kube.install_crds(crd_files(self.assets.manifests_dir), timeout=30)
                 self._crds_applied = True
+            if automation and not self._iac_crds_applied:
+                iac_dir = getattr(self.assets, "iac_manifests_dir", None)
+                if iac_dir is None:
+                    raise BackendError(f"the assets have no image-automation-controller manifests; {ASSETS_HINT}")
+                self._kube.install_crds(crd_files(iac_dir), timeout=30)
+                self._iac_crds_applied = True
 
     def uninstall(self, namespace: str) -> None:
         self._require().uninstall(namespace)
@@ -384,8 +413,10 @@ class DockerBackend:
                         break
             self._provisioned = False
             self._crds_applied = False
+            self._iac_crds_applied = False
             if self._runtime is not None:
                 self._runtime.namespaces.clear()
+                self._runtime.automation.clear()
             exit_hooks.untrack(self)
             if self._own_run_dir and not self._keep_run_dir and self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...domain import BackendError, InstallRequest, PodStatus, WaitTimeout
+from ...domain import (AUTOMATION, CONTROLLERS, REFLECTOR, BackendError, InstallRequest, PodStatus, WaitTimeout,
+                       lease_name)
 from ...waiting import wait_until
+from ..automation import automation_rbac
 from ..install_manifests import rbac_objects
 from .client import Containers
 from .control_plane import APISERVER_PORT
@@ -74,6 +76,7 @@ class NamespaceState:
     sa_dir: Path
     pvc_volumes: dict[str, str] = field(default_factory=dict)
     ready_s: float | None = None
+    controller: str = REFLECTOR
 
 
 class PodRuntime:
@@ -81,7 +84,7 @@ class PodRuntime:
 
     def __init__(self, c: Containers, *, prefix: str, run_id: str, network: str, apiserver: str,
                  run_dir: Path, ca_pem: bytes, kube: Any, sup: Supervisor, install_timeout: float,
-                 manifests_dir: Path, helper_image: str) -> None:
+                 manifests_dir: Path, helper_image: str, iac_manifests_dir: Path | None = None) -> None:
         self.c = c
         self.prefix = prefix
         self.run_id = run_id
@@ -95,6 +98,8 @@ class PodRuntime:
         self.namespaces: dict[str, NamespaceState] = {}
         self.lock = threading.RLock()
         self.manifests_dir = manifests_dir
+        self.iac_manifests_dir = iac_manifests_dir
+        self.automation: dict[str, NamespaceState] = {}  # namespace -> IAC's pods' state
         self.helper_image = helper_image
         self._host_memory = host_memory_bytes()
         self._can_lower_adj = can_lower_oom_score_adj()
@@ -131,6 +136,42 @@ class PodRuntime:
         if template.replicas > 0:
             self._wait_installed(state, pods)
         return state
+
+    def install_automation(self, request: InstallRequest, image: str,
+                           progress: Callable[[str], None]) -> NamespaceState:
+        """IAC's pods beside IRC's in the request's namespace (its own SA, RBAC and Lease)."""
+        ns = request.namespace
+        assert request.automation is not None
+        if self.iac_manifests_dir is None:
+            raise BackendError("the assets have no image-automation-controller manifests; "
+                               "run `python -m pytest_fluxchaos.assets build`")
+        with self.lock:
+            if ns in self.automation:
+                raise BackendError(f"namespace {ns} already runs image-automation-controller in run {self.run_id}")
+            template = translate_deployment(request.automation, ns)
+            image_user = self.c.image_config(image).get("User") or None
+            progress(f"docker: installing image-automation-controller {request.automation_version or '?'} "
+                     f"in {ns}")
+            for obj in automation_rbac(self.iac_manifests_dir, ns, request.labels, template.service_account):
+                self.kube.apply_manifest(obj)
+            sa_dir = self._write_sa_credentials(ns, template.service_account)
+            state = NamespaceState(name=ns, template=template, image=image, image_user=image_user,
+                                   sa_dir=sa_dir, controller=AUTOMATION)
+            self.automation[ns] = state
+            uid, gid = template.volume_owner(image_user)
+            pods = [self.new_pod(state, i) for i in range(template.replicas)]
+            self.prepare_volumes([v for p in pods for v in p.owned_volumes], uid, gid, template.fs_group is not None)
+            for pod in pods:
+                self.sup.add(pod)
+                self.sup.launch(pod, self.c.client)
+        if template.replicas > 0:
+            self._wait_installed(state, pods)
+        return state
+
+    def state_for(self, pod: PodRecord) -> NamespaceState | None:
+        """The install state of the controller this pod belongs to."""
+        table = self.automation if pod.controller == AUTOMATION else self.namespaces
+        return table.get(pod.namespace)
 
     def _write_sa_credentials(self, ns: str, sa: str) -> Path:
         token = self.kube.request_token(ns, sa, expiration_seconds=7 * 24 * 3600)
@@ -191,11 +232,13 @@ class PodRuntime:
                 vol = state.pvc_volumes[m.claim]
             volumes[m.volume] = vol
         return PodRecord(namespace=state.name, name=name, uid=str(uuid.uuid4()), index=index, template=tmpl,
-                         image=state.image, volumes=volumes, owned_volumes=owned, crash=self.sup.new_crash_loop())
+                         image=state.image, volumes=volumes, owned_volumes=owned, crash=self.sup.new_crash_loop(),
+                         controller=state.controller)
 
     def create_container(self, pod: PodRecord, docker: Any) -> tuple[str, str]:
         """Supervisor callback: create and start the pod's next container."""
-        state = self.namespaces[pod.namespace]
+        state = self.state_for(pod)
+        assert state is not None, f"no install state for {pod.namespace}/{pod.name}"
         cname = f"{self.prefix}-{pod.namespace}-{pod.name}-{pod.attempts}"
         cfg = pod.template.container_config(
             pod_name=pod.name, pod_uid=pod.uid, container_name=cname, image=pod.image,
@@ -240,25 +283,28 @@ class PodRuntime:
         """Bounded wait: a pod passes its readiness probe, and the Lease has a holder."""
         deadline = time.monotonic() + self.install_timeout
         names = {p.name for p in pods}
+        what = CONTROLLERS[state.controller]
 
         def current() -> list[PodRecord]:
             return [p for p in self.sup.records(state.name) if p.name in names]
 
         try:
             wait_until(lambda: any(self._probe_ready(p) for p in current()), self.install_timeout,
-                       what=f"a ready image-reflector-controller pod in {state.name}", interval=0.1)
+                       what=f"a ready {what} pod in {state.name}", interval=0.1)
         except WaitTimeout:
             pod = next(iter(current()), None)
             tail = self.c.logs_tail(pod.container_name) if pod and pod.container_name else "(no container)"
-            raise BackendError(f"image-reflector-controller in {state.name} not ready within "
+            raise BackendError(f"{what} in {state.name} not ready within "
                                f"{self.install_timeout:g}s; last log lines of {pod.name if pod else '?'}: "
                                f"{tail}") from None
         args = state.template.args or []
         if any(a in ("--enable-leader-election", "--enable-leader-election=true") for a in args):
             try:
-                self.kube.wait_lease_holder(state.name, timeout=max(1.0, deadline - time.monotonic()))
+                # IRC's Lease is the client's default: its call stays as it always was
+                named = {} if state.controller == REFLECTOR else {"name": lease_name(state.controller)}
+                self.kube.wait_lease_holder(state.name, timeout=max(1.0, deadline - time.monotonic()), **named)
             except BackendError as exc:
-                raise BackendError(f"image-reflector-controller in {state.name} never took the Lease: {exc}") from None
+                raise BackendError(f"{what} in {state.name} never took the Lease: {exc}") from None
 
     # -- uninstall ----------------------------------------------------------------------
     def uninstall(self, namespace: str) -> None:
@@ -269,6 +315,7 @@ class PodRuntime:
         """
         with self.lock:
             state = self.namespaces.pop(namespace, None)
+            iac = self.automation.pop(namespace, None)
             for rec in self.sup.records(namespace):
                 self.sup.remove(namespace, rec.name)
         selector = [f"{LABEL_RUN}={self.run_id}", f"{LABEL_NAMESPACE}={namespace}"]
@@ -284,6 +331,8 @@ class PodRuntime:
             try:
                 # The dead pods' Lease would make a re-install wait out its duration.
                 self.kube.delete_lease(namespace)
+                if iac is not None:
+                    self.kube.delete_lease(namespace, lease_name(AUTOMATION))
             except BackendError:
                 pass
 

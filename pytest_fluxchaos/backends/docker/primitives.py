@@ -76,8 +76,8 @@ class Primitives:
     def delete_pod(self, namespace: str, pod: str) -> str:
         """Delete a pod like the API would (SIGTERM, grace period) and create its replacement."""
         rt = self.rt
-        state = rt.namespaces.get(namespace)
         rec = rt.sup.remove(namespace, pod)
+        state = rt.state_for(rec) if rec is not None else None
         if rec is None or state is None:
             raise BackendError(f"no pod {pod} in namespace {namespace} (run {rt.run_id})")
         if rec.container_id and rec.state == "running":

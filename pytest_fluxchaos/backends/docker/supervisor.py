@@ -121,6 +121,7 @@ class PodRecord:
     deleted: bool = False
     start_error: str | None = None
     launching: bool = False  # a (re)start is in flight in some thread
+    controller: str = "reflector"  # reflector (IRC) | automation (IAC)
 
     def status(self) -> PodStatus:
         last = self.last_termination
@@ -138,6 +139,7 @@ class PodRecord:
             restart_count=self.restart_count,
             oom_killed=bool(last and last.oom_killed),
             started_at=self.started_at,
+            controller=self.controller,
         )
 
 

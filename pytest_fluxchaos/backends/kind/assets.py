@@ -104,6 +104,15 @@ class ControllerAssets:
     manifests_dir: Path
     source: str
     git_image: str = ""  # the Git server runs as a plain container on the kind network
+    iac_version: str | None = None
+    iac_image: str | None = None
+    iac_manifests_dir: Path | None = None
+    controllers: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def controller_set(self) -> Any:
+        from ...assets import provenance
+
+        return provenance.from_dict(self.controllers)
 
 
 def controller_assets(flux_version: str, mode: str, progress: Progress) -> Any:
@@ -129,16 +138,25 @@ def controller_assets(flux_version: str, mode: str, progress: Progress) -> Any:
             progress(f"[assets] ready: image-reflector-controller {irc_version} ({warm.source}, cached)")
             return warm
         irc, registry = versions.official_irc_image(irc_version), versions.OFFICIAL_REGISTRY_IMAGE
+        iac_version = versions.pinned_iac(flux, irc_version)
+        iac = versions.official_iac_image(iac_version) if iac_version else None
         with cache_lock(cache, progress):
-            have = builder.official(irc) and builder.official(registry)
+            have = iac is not None and builder.official(irc) and builder.official(registry) \
+                and builder.official(iac)
             if have:
+                assert iac is not None and iac_version is not None
                 manifests = builder.manifests(irc_version)
+                iac_manifests = builder.iac_manifests(iac_version)
                 git = builder.git_server()
-                progress(f"[assets] ready: {irc} and {registry} (online; kind needs no etcd, "
+                official = "official-image"
+                ctrls = builder.controller_set(flux, (irc_version, irc, official), (iac_version, iac, official))
+                progress(f"[assets] ready: {irc}, {iac} and {registry} (online; kind needs no etcd, "
                          "kube-apiserver or stress image)")
-                return ControllerAssets(irc_version, flux, irc, registry, manifests, "online", git)
+                return ControllerAssets(irc_version, flux, irc, registry, manifests, "online",
+                                        git_image=git, iac_version=iac_version, iac_image=iac,
+                                        iac_manifests_dir=iac_manifests, controllers=ctrls)
         if mode == "online":
-            raise BackendError(f"online mode: {irc} or {registry} is not available; "
+            raise BackendError(f"online mode: {irc}, {iac} or {registry} is not available; "
                                "use --fluxchaos-assets=offline to build them")
         return ensure_assets(flux_version, mode="offline", progress=progress)
     except AssetError as exc:

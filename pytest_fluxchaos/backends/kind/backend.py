@@ -220,6 +220,23 @@ class KindBackend:
         self._require()
         self.timings[f"install_{request.namespace}_s"] = self.installer.install(
             request, Path(self.assets.manifests_dir), progress, extra_objects)
+        if request.automation is not None:
+            iac_dir = getattr(self.assets, "iac_manifests_dir", None)
+            if iac_dir is None:
+                raise BackendError("the assets have no image-automation-controller manifests; "
+                                   "run `python -m pytest_fluxchaos.assets build`")
+            self._load_automation_image(progress)
+            self.timings[f"install_automation_{request.namespace}_s"] = self.installer.install_automation(
+                request, Path(iac_dir), progress)
+
+    def _load_automation_image(self, progress: Progress) -> None:
+        """IAC's image into the nodes, once, when a namespace first asks for IAC (most runs never do)."""
+        iac_image = getattr(self.assets, "iac_image", None)
+        if iac_image and "load_iac_image_s" not in self.timings:
+            assert self.kind_path is not None
+            self.timings["load_iac_image_s"] = setup.load_image(self.run, self.kind_path, self.cluster_name,
+                                                                iac_image, self.load_timeout, progress,
+                                                                nodes=self.nodes)
 
     def uninstall(self, namespace: str) -> None:
         """Remove the namespace (image objects' finalizers first, so it can terminate)."""

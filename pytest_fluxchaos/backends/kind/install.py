@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ...domain import BackendError, InstallRequest, WaitTimeout, one_line
+from ...domain import AUTOMATION, REFLECTOR, BackendError, InstallRequest, WaitTimeout, lease_name, one_line
 from ...waiting import wait_until
+from ..automation import automation_rbac
 from ..install_manifests import crd_files, rbac_objects
 from .manifests import claim_names, leader_election_enabled, selector_of
 from .pods import CONTAINER, PodView, pod_status
@@ -40,6 +41,31 @@ class Installer:
         self.pods = pods
         self.timeout = timeout
         self._crds_applied = False
+        self._iac_crds_applied = False
+
+    def install_automation(self, request: InstallRequest, manifests_dir: Path, progress: Progress) -> float:
+        """IAC beside IRC: its CRDs (GitRepository included) once, RBAC, Deployment, a Ready
+        pod and its own Lease; returns the seconds."""
+        t0 = time.monotonic()
+        ns = request.namespace
+        assert request.automation is not None
+        deployment = dict(request.automation)
+        deployment["metadata"] = dict(deployment.get("metadata") or {}, namespace=ns)
+        sa = deployment["spec"]["template"]["spec"].get("serviceAccountName") or "image-automation-controller"
+        progress(f"kind: installing image-automation-controller {request.automation_version or '?'} in {ns}")
+        kube = self._kube()
+        if not self._iac_crds_applied:
+            self._apply_crds(manifests_dir)
+            self._iac_crds_applied = True
+        for obj in automation_rbac(manifests_dir, ns, request.labels, sa):
+            kube.apply_manifest(obj)
+        selector = selector_of(deployment)
+        self.pods.track(ns, selector, AUTOMATION)
+        kube.apply_manifest(deployment)
+        self.wait_installed(ns, selector, 1, leader_election_enabled(deployment), AUTOMATION)
+        elapsed = time.monotonic() - t0
+        progress(f"kind: image-automation-controller ready in {ns} after {elapsed:.1f}s")
+        return elapsed
 
     def install(self, request: InstallRequest, manifests_dir: Path, progress: Progress,
                 extra_objects: Iterable[dict[str, Any]] = ()) -> float:
@@ -73,6 +99,10 @@ class Installer:
     def ensure_crds(self, manifests_dir: Path) -> None:
         if self._crds_applied:
             return
+        self._apply_crds(manifests_dir)
+        self._crds_applied = True
+
+    def _apply_crds(self, manifests_dir: Path) -> None:
         kube = self._kube()
         names: list[str] = []
         for f in crd_files(manifests_dir):
@@ -80,10 +110,11 @@ class Installer:
                 if obj.get("kind") == "CustomResourceDefinition":
                     names.append(obj["metadata"]["name"])
         kube.wait_crds_established(names, timeout=60)
-        self._crds_applied = True
 
-    def wait_installed(self, ns: str, selector: str, replicas: int, leader_election: bool) -> None:
+    def wait_installed(self, ns: str, selector: str, replicas: int, leader_election: bool,
+                       controller: str = REFLECTOR) -> None:
         deadline = time.monotonic() + self.timeout
+        what = "image-automation-controller" if controller == AUTOMATION else "image-reflector-controller"
 
         def ready() -> bool:
             pods = self.pods.objects(ns, selector)
@@ -92,12 +123,13 @@ class Installer:
                     for c in (p.get("status") or {}).get("conditions") or []) for p in pods)
 
         try:
-            wait_until(ready, self.timeout, what=f"a Ready image-reflector-controller pod in {ns}",
-                       interval=1.0)
+            wait_until(ready, self.timeout, what=f"a Ready {what} pod in {ns}", interval=1.0)
             if leader_election:
-                self._kube().wait_lease_holder(ns, timeout=max(5.0, deadline - time.monotonic()))
+                # IRC's Lease is the client's default: its call stays as it always was
+                named = {} if controller == REFLECTOR else {"name": lease_name(controller)}
+                self._kube().wait_lease_holder(ns, timeout=max(5.0, deadline - time.monotonic()), **named)
         except WaitTimeout as exc:
-            raise BackendError(f"image-reflector-controller in {ns} not ready: {exc}; "
+            raise BackendError(f"{what} in {ns} not ready: {exc}; "
                                f"{self.diagnose(ns, selector)}") from None
 
     def diagnose(self, ns: str, selector: str) -> str:
@@ -134,7 +166,7 @@ class Installer:
         from kubernetes.client.exceptions import ApiException
 
         kube = self._kube()
-        for plural in ("imagepolicies", "imagerepositories"):
+        for plural in ("imagepolicies", "imagerepositories", "imageupdateautomations"):
             try:
                 version = kube.image_api_version(plural)
                 items = kube.custom.list_namespaced_custom_object(

@@ -12,11 +12,12 @@ the slot of the pod it replaced (a deleted pod's replacement takes its slot), so
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from ...domain import BackendError, PodStatus, one_line
+from ...domain import AUTOMATION, REFLECTOR, BackendError, PodStatus, one_line
 from .cgroups import strip_runtime_scheme
 
 CONTAINER = "manager"
@@ -127,16 +128,34 @@ class PodView:
         self._kube = kube
         self.slots = SlotTable()
         self._selectors: dict[str, str] = {}
+        self._automation: dict[str, str] = {}  # namespace -> IAC's selector
         self._lock = threading.Lock()
 
-    def track(self, namespace: str, selector: str) -> None:
+    def track(self, namespace: str, selector: str, controller: str = REFLECTOR) -> None:
         with self._lock:
-            self._selectors[namespace] = selector
+            if controller == REFLECTOR:
+                self._selectors[namespace] = selector
+            else:
+                self._automation[namespace] = selector
 
     def forget(self, namespace: str) -> None:
         with self._lock:
             self._selectors.pop(namespace, None)
+            self._automation.pop(namespace, None)
         self.slots.forget(namespace)
+        self.slots.forget(self.slot_key(namespace, AUTOMATION))
+
+    def selector(self, namespace: str, controller: str = REFLECTOR) -> str | None:
+        """The label selector of a controller's pods in the namespace (None: not installed)."""
+        with self._lock:
+            if controller == REFLECTOR:
+                return self._selectors.get(namespace, DEFAULT_SELECTOR)
+            return self._automation.get(namespace)
+
+    @staticmethod
+    def slot_key(namespace: str, controller: str = REFLECTOR) -> str:
+        """IAC's pods keep their own slots, so IRC's ``pod-N`` never shifts."""
+        return namespace if controller == REFLECTOR else f"{namespace}/{controller}"
 
     def namespaces(self) -> list[str]:
         """Namespaces installed through this view (what teardown of a foreign cluster removes)."""
@@ -154,7 +173,14 @@ class PodView:
         return [p for p in items if not is_terminating(p)]
 
     def statuses(self, namespace: str) -> list[PodStatus]:
-        return [pod_status(p) for p in self.slots.order(namespace, self.objects(namespace))]
+        """IRC's pods in slot order, then IAC's (``controller="automation"``) if installed."""
+        out = [pod_status(p) for p in self.slots.order(namespace, self.objects(namespace))]
+        selector = self.selector(namespace, AUTOMATION)
+        if selector:
+            key = self.slot_key(namespace, AUTOMATION)
+            out += [dataclasses.replace(pod_status(p), controller=AUTOMATION)
+                    for p in self.slots.order(key, self.objects(namespace, selector))]
+        return out
 
     def read(self, namespace: str, pod: str) -> dict[str, Any]:
         kube = self._kube()

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ...domain import BackendError, ContainerProcess, HelperResult, one_line
+from ...domain import BackendError, ContainerProcess, HelperResult, controller_of, one_line
 from ...waiting import wait_until
 from . import commands as cmd
 from .cgroups import pid_from_crictl_inspect
@@ -128,18 +128,20 @@ class NodePrimitives:
         """Delete the pod through the API (graceful); the ReplicaSet's replacement takes its slot."""
         from kubernetes.client.exceptions import ApiException
 
-        previous = {p["metadata"]["name"] for p in self.pods.objects(namespace)}
+        controller = controller_of(pod)
+        selector = self.pods.selector(namespace, controller)
+        previous = {p["metadata"]["name"] for p in self.pods.objects(namespace, selector)}
         try:
             self._kube().core.delete_namespaced_pod(pod, namespace, _request_timeout=15)
         except ApiException as exc:
             raise BackendError(f"deleting pod {namespace}/{pod} failed: HTTP {exc.status} {exc.reason}") from None
 
         def replacement() -> str | None:
-            fresh = [p["metadata"]["name"] for p in self.pods.objects(namespace)
+            fresh = [p["metadata"]["name"] for p in self.pods.objects(namespace, selector)
                      if p["metadata"]["name"] not in previous]
             return sorted(fresh)[0] if fresh else None
 
         new = wait_until(replacement, self.replacement_timeout, interval=0.5,
                          what=f"a replacement for pod {namespace}/{pod}")
-        self.pods.slots.replace(namespace, pod, new)
+        self.pods.slots.replace(self.pods.slot_key(namespace, controller), pod, new)
         return new
