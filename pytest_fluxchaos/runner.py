@@ -131,6 +131,9 @@ def run_scenario(scenario: Scenario, variant: Variant, env: Environment, *,
     seed = seed if seed is not None else (scenario.seed if scenario.seed is not None
                                           else random.SystemRandom().randrange(2**31))
     namespace = namespace or namespace_for(scenario.name, variant.name, str(seed))
+    if scenario.automation is not None and not variant.automation:
+        # the scenario's automation runs IAC beside IRC in the variant's namespace
+        variant = variant.model_copy(update={"automation": True})
     history = History()
     result = RunResult(scenario=scenario.name, variant=variant.name, namespace=namespace,
                        backend=env.backend_name, irc_version=env.irc_version,
