@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/domain", "tests/test_checkers.py"]
+TESTS = ["tests/domain", "tests/test_checkers.py", "tests/test_git_checkers.py"]
 
 # (name, file, original text, mutated text): each a bug the brief or a review named.
 MUTANTS = [
@@ -52,6 +52,13 @@ MUTANTS = [
      "        if not after:\n", "        if False:\n"),
     ("git-outage: heal never starts the server", "pytest_fluxchaos/faults/git_outage.py",
      "        ctx.env.start_git()\n", "        pass\n"),
+    ("git-no-regression: a commit moving back accepted", "pytest_fluxchaos/checkers/git_no_regression.py",
+     '        if rank in ("forward", "tie"):\n', '        if rank in ("forward", "tie", "backward"):\n'),
+    ("git-no-regression: the seed's value judged as a controller's",
+     "pytest_fluxchaos/checkers/git_timeline.py",
+     "                    from_seed=key in from_seed))\n", "                    from_seed=False))\n"),
+    ("git-converges: a branch ending behind accepted", "pytest_fluxchaos/checkers/git_converges.py",
+     "        if not good(final):\n", "        if False:\n"),
     ("nemesis: a backend error is not a failed fault", "pytest_fluxchaos/nemesis.py",
      '            verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")\n            detail = {}\n',
      '            verdict = Confirmation("ok")\n            detail = {}\n'),
