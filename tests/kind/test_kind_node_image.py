@@ -171,7 +171,16 @@ spec:
     kubectl("delete", "pvc", "smoke-pvc", "--wait=true", timeout=120)
 
 
+def _kernel_oom_kills() -> int:
+    """The kernel's own count of OOM kills (the node shares the host's kernel)."""
+    for line in Path("/proc/vmstat").read_text().splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
+    raise AssertionError("/proc/vmstat has no oom_kill counter")
+
+
 def test_memory_limit_oomkills(kind: KindAssets) -> None:
+    kills_before = _kernel_oom_kills()
     kubectl("apply", "-f", "-", stdin=f"""
 apiVersion: v1
 kind: Pod
@@ -194,7 +203,11 @@ spec:
         return {**st, "phase": pod["status"].get("phase")}
 
     st = oomkilled()
-    assert st["reason"] == "OOMKilled" and st["exitCode"] == 137, st
+    assert st["exitCode"] == 137, st
+    # containerd reports OOMKilled when its OOM event beats the exit event; under a loaded
+    # CPU the exit can win and the reason reads "Error". The kernel's counter settles it.
+    assert st["reason"] == "OOMKilled" or (st["reason"] == "Error"
+                                           and _kernel_oom_kills() > kills_before), st
     assert st["phase"] == "Failed", st
     kubectl("delete", "pod", "smoke-oom", "--wait=true", timeout=120)
 
