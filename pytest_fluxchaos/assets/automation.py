@@ -13,9 +13,9 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import gomod, versions
+from . import gomod, provenance, tools, versions
 from .errors import AssetError
 from .program_images import bin_current, program_image
 from .stamps import STAMP_SCHEMA, now as _now
@@ -107,3 +107,38 @@ def manifests(b: Builder, version: str, source_version: str = versions.SOURCE_CO
         shutil.rmtree(out, ignore_errors=True)
         tmp.replace(out)
     return out
+
+
+def controller_set(b: Builder, flux_version: str | None, irc: tuple[str, str, str],
+                   iac: tuple[str, str, str]) -> dict[str, Any]:
+    """Provenance of the (version, image, source) of IRC and IAC, as stored in the set."""
+    pinned_irc = versions.FLUX_TO_IRC.get(flux_version or "")
+    pinned_iac = versions.FLUX_TO_IAC.get(flux_version or "")
+    ctrls = []
+    for name, (ver, image, source), pinned in ((provenance.IRC, irc, pinned_irc),
+                                               (provenance.IAC, iac, pinned_iac)):
+        subs = substitutions(b, name, ver) if source == provenance.OFFLINE_BUILD else []
+        ctrls.append(provenance.Controller(name, ver, image, source, pinned, tuple(subs)))
+    cs = provenance.ControllerSet(flux_version, tuple(ctrls))
+    for c in cs.controllers:
+        for sub in c.substitutions:
+            b.say(f"  {c.name} {c.version}: module substitution {sub['module']} "
+                     f"{sub['wanted']} -> {sub['used']}")
+    if cs.mixed:
+        b.say(f"  {cs.summary()}")
+    return cs.as_dict()
+
+
+def offline_iac(b: Builder, base_id: str, irc_version: str, flux_version: str | None) -> tuple[str, str, str]:
+    """(version, image, source) of IAC on the offline path: the pinned version when the
+    proxy serves it or its official image is loaded, else the newest served version."""
+    pinned = versions.pinned_iac(flux_version, irc_version)
+    if pinned and pinned not in versions.OFFLINE_BUILDABLE_IAC and not os.environ.get("FLUXCHAOS_IAC_VERSION") \
+            and tools.image_exists(versions.official_iac_image(pinned)):
+        b.say(f"  using the local official image {versions.official_iac_image(pinned)}")
+        return pinned, versions.official_iac_image(pinned), provenance.OFFICIAL_IMAGE
+    version = versions.offline_iac(pinned)
+    if pinned and version != pinned:
+        b.say(f"  image-automation-controller {pinned} (pinned by Flux {flux_version or '?'}) is not "
+                 f"served by the Go module proxy; building {version} instead")
+    return version, iac(b, base_id, version), provenance.OFFLINE_BUILD

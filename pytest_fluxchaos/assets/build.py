@@ -261,21 +261,7 @@ class Builder:
     def controller_set(self, flux_version: str | None, irc: tuple[str, str, str],
                        iac: tuple[str, str, str]) -> dict[str, Any]:
         """Provenance of the (version, image, source) of IRC and IAC, as stored in the set."""
-        pinned_irc = versions.FLUX_TO_IRC.get(flux_version or "")
-        pinned_iac = versions.FLUX_TO_IAC.get(flux_version or "")
-        ctrls = []
-        for name, (ver, image, source), pinned in ((provenance.IRC, irc, pinned_irc),
-                                                   (provenance.IAC, iac, pinned_iac)):
-            subs = automation.substitutions(self, name, ver) if source == provenance.OFFLINE_BUILD else []
-            ctrls.append(provenance.Controller(name, ver, image, source, pinned, tuple(subs)))
-        cs = provenance.ControllerSet(flux_version, tuple(ctrls))
-        for c in cs.controllers:
-            for sub in c.substitutions:
-                self.say(f"  {c.name} {c.version}: module substitution {sub['module']} "
-                         f"{sub['wanted']} -> {sub['used']}")
-        if cs.mixed:
-            self.say(f"  {cs.summary()}")
-        return cs.as_dict()
+        return automation.controller_set(self, flux_version, irc, iac)
 
     # ------------------------------------------------------------------ #
     # Online path
@@ -394,18 +380,8 @@ class Builder:
         return provenance.OFFICIAL_IMAGE if image.startswith("ghcr.io/") else provenance.OFFLINE_BUILD
 
     def offline_iac(self, base_id: str, irc_version: str, flux_version: str | None) -> tuple[str, str, str]:
-        """(version, image, source) of IAC on the offline path: the pinned version when the
-        proxy serves it or its official image is loaded, else the newest served version."""
-        pinned = versions.pinned_iac(flux_version, irc_version)
-        if pinned and pinned not in versions.OFFLINE_BUILDABLE_IAC and not os.environ.get("FLUXCHAOS_IAC_VERSION") \
-                and tools.image_exists(versions.official_iac_image(pinned)):
-            self.say(f"  using the local official image {versions.official_iac_image(pinned)}")
-            return pinned, versions.official_iac_image(pinned), provenance.OFFICIAL_IMAGE
-        version = versions.offline_iac(pinned)
-        if pinned and version != pinned:
-            self.say(f"  image-automation-controller {pinned} (pinned by Flux {flux_version or '?'}) is not "
-                     f"served by the Go module proxy; building {version} instead")
-        return version, self.iac(base_id, version), provenance.OFFLINE_BUILD
+        """(version, image, source) of IAC on the offline path (see automation.offline_iac)."""
+        return automation.offline_iac(self, base_id, irc_version, flux_version)
 
     def online(self, irc_version: str, flux_version: str | None, strict: bool) -> Assets | None:
         """Official images; None (auto mode) or AssetError (online mode) if not all obtainable."""
