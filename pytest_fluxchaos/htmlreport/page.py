@@ -17,7 +17,8 @@ from typing import Any
 from pytest_fluxchaos.checkers.story import fmt_wall
 from pytest_fluxchaos.assets.provenance import controllers_line
 
-from .model import CHECKER_ORDER, Item, short_sha, verdict_matches
+from .commits import short_sha
+from .model import CHECKER_ORDER, Item, verdict_matches
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 

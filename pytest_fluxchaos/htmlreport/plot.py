@@ -28,7 +28,8 @@ import io
 import re
 from typing import Any
 
-from .model import CommitMark, Item, PolicyTimeline, common_prefix
+from .commits import CommitMark
+from .model import Item, PolicyTimeline, common_prefix
 
 COLORS = {
     "resolved": "#1f5fbf",
