@@ -22,6 +22,7 @@ from typing import Any
 
 from ...domain import (BackendError, ClusterAccess, ContainerProcess, GitEndpoint, HelperResult,
                        InstallRequest, PodStatus, RegistryEndpoint)
+from . import cluster_lock
 from . import commands as cmd
 from . import lifecycle
 from . import provision as setup
@@ -55,6 +56,7 @@ class KindBackend:
         self.assets = assets
         self.options = options or KindOptions()
         self.cluster_name = self.options.cluster_name
+        self._cluster_lock: Path | None = None  # one session per cluster (cluster_lock.py)
         self.allow_cluster = allow_cluster
         self.keep = keep or self.options.keep_cluster
         self.offline = offline
@@ -132,6 +134,8 @@ class KindBackend:
 
     def preflight(self, progress: Progress = _quiet) -> ClusterPlan:
         """Check tools and decide create / reuse / foreign, without changing anything."""
+        if self._cluster_lock is None:
+            self._cluster_lock = cluster_lock.acquire(self.cluster_name)
         tool = setup.resolve_kind(self.options, self.run, offline=self.offline, progress=progress)
         self.kind_path, self.kind_source, self.kind_version = tool.path, tool.source, tool.version
         self.plan = setup.plan_for(self.run, tool.path, self.cluster_name, self.kubeconfig_path,
@@ -313,7 +317,12 @@ class KindBackend:
             self._torn_down = True
             lifecycle.untrack(self)
             self._provisioned = False
-            lifecycle.teardown(self)
+            try:
+                lifecycle.teardown(self)
+            finally:
+                if self._cluster_lock is not None:
+                    cluster_lock.release(self._cluster_lock)
+                    self._cluster_lock = None
             if self._own_run_dir:
                 lifecycle.remove_run_dir(self._run_dir)
                 self._run_dir = None
