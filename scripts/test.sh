@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tests, as CI runs them (after scripts/setup.sh): the import-layer contracts, types,
 # the deliberate bugs the fast tier must kill, then every test tier plus the flux2#4984
-# item on the docker backend. Fails if the tests leave a Docker volume behind.
+# item and the IAC-under-faults suite on the docker backend. Fails if the tests leave a
+# Docker volume behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -15,8 +16,9 @@ stamp "mutants the fast tier must kill: python3 scripts/mutants.py"
 python3 scripts/mutants.py
 
 volumes_before=$(docker volume ls -q | sort)
-stamp "tests: every tier and the flux2#4984 item"
+stamp "tests: every tier, the flux2#4984 item (with image automation) and IAC under faults"
 python3 -m pytest -p fluxchaos tests suites/flux2-4984-oom-failover.yaml::two-flips-stale-db \
+    suites/iac-under-faults.yaml \
     --fluxchaos-backend=docker --fluxchaos-parallel -q -rfEs
 leaked=$(comm -13 <(echo "$volumes_before") <(docker volume ls -q | sort))
 if [ -n "$leaked" ]; then
