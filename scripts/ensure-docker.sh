@@ -47,6 +47,16 @@ apt_install() {
         || die "apt-get install $* failed"
 }
 
+# The pid of the default engine (the one owning /var/run/docker.pid), if it runs. Not
+# `pgrep dockerd`: another engine on its own socket (rootless, or a second daemon with its
+# own --pidfile) is not ours to wait for or to reload.
+engine_pid() {
+    local pid
+    pid="$(cat /var/run/docker.pid 2>/dev/null)" || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] \
+        && echo "$pid"
+}
+
 docker_ok() { command -v docker >/dev/null 2>&1 && timeout 20 docker info >/dev/null 2>&1; }
 
 # --- debootstrap ------------------------------------------------------------
@@ -71,7 +81,7 @@ WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE"
 # knows (0..cap_last_cap) to privileged containers.
 missing_caps() {
     local pid bnd last i=0 name out=""
-    pid="$(pgrep -o -x dockerd 2>/dev/null || echo self)"
+    pid="$(engine_pid || echo self)"
     bnd="$(awk '/^CapBnd:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
     [ -n "$bnd" ] || bnd="$(awk '/^CapBnd:/ {print $2}' /proc/self/status)"
     last="$(cat /proc/sys/kernel/cap_last_cap 2>/dev/null || echo 40)"
@@ -160,8 +170,8 @@ ensure_capfilter() {
     printf '%s' "$conf" | jq --arg n "$CAPFILTER_NAME" --arg p "$CAPFILTER" \
         '.runtimes[$n] = {path: $p} | ."default-runtime" = $n' | as_root tee "$DAEMON_JSON.tmp" >/dev/null
     as_root mv -f "$DAEMON_JSON.tmp" "$DAEMON_JSON"
-    if pgrep -x dockerd >/dev/null 2>&1; then
-        as_root kill -HUP "$(pgrep -o -x dockerd)"
+    if engine_pid >/dev/null; then
+        as_root kill -HUP "$(engine_pid)"
         local deadline=$((SECONDS + 20))
         until [ "$(docker info --format '{{.DefaultRuntime}}' 2>/dev/null)" = "$CAPFILTER_NAME" ]; do
             [ "$SECONDS" -lt "$deadline" ] || die "dockerd did not pick up $DAEMON_JSON after SIGHUP; see $LOG"
@@ -183,7 +193,7 @@ fi
 command -v docker >/dev/null 2>&1 || apt_install docker.io
 
 DOCKERD="$(command -v dockerd || echo /usr/sbin/dockerd)"
-if pgrep -x dockerd >/dev/null 2>&1; then
+if engine_pid >/dev/null; then
     say "dockerd is running but not answering yet; waiting"
     ensure_capfilter
 else
