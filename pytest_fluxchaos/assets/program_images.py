@@ -65,6 +65,28 @@ def registry(b: Builder, base_id: str, version: str = versions.REGISTRY_VERSION)
     )
     return program_image(b, "registry", version, base_id, bins, key, tail, {"config.yml": REGISTRY_CONFIG})
 
+def toxiproxy(b: Builder, base_id: str, version: str = versions.TOXIPROXY_VERSION) -> str:
+    """Toxiproxy's server (the fault proxy in front of the registry), ``toxiproxy-server``."""
+    mod = versions.TOXIPROXY_MODULE
+    key = f"bin-toxiproxy-{version}"
+    inputs = {"module": mod, "version": version}
+    if not bin_current(b, key, inputs, ["toxiproxy-server"]):
+        with b.step(f"building toxiproxy {version} ({mod}/cmd/server)"):
+            info = b.module_info(mod, version, key)
+            gm = Path(info["GoMod"]).read_text()
+            up = gomod.parse_gomod(gm)
+            text = gomod.render_wrapper_gomod("fluxchaos.local/build/toxiproxy", up.go or "1.22", {mod: version},
+                                              gomod.carried_replaces(gm), up.godebug)
+            b.go_build(key, f"building toxiproxy {version}", text,
+                       {"tools.go": gomod.render_tools_go([f"{mod}/cmd/server"])},
+                       {"toxiproxy-server": f"{mod}/cmd/server"},
+                       ldflags=["-s", "-w", f"-X {mod}.Version={version}"], inputs=inputs)
+    bins = {"toxiproxy-server": b.cache / "bin" / f"toxiproxy-server-{version}"}
+    tail = ('USER 65534:65534\nEXPOSE 8474\n'
+            'ENTRYPOINT ["toxiproxy-server"]\nCMD ["-host", "0.0.0.0", "-port", "8474"]\n')
+    return program_image(b, "toxiproxy", version, base_id, bins, key, tail)
+
+
 def bin_current(b: Builder, key: str, inputs: dict, names: list[str]) -> bool:
     st = b.read_stamp(key)
     return bool(st and st.get("inputs") == inputs
