@@ -46,6 +46,37 @@ class RegistryEndpoint:
     insecure: bool = True  # plain HTTP; ImageRepository.spec.insecure must be set
 
 
+#: Toxic types the registry's fault proxy offers (Toxiproxy's names).
+TOXIC_TYPES = ("latency", "timeout", "reset_peer", "bandwidth")
+
+
+@dataclass(frozen=True)
+class ProxyToxic:
+    """One toxic on the fault proxy: ``kind`` is a :data:`TOXIC_TYPES` name, ``stream``
+    ``downstream`` (to the client) or ``upstream``, ``attributes`` e.g. ``{"latency": 1500}``."""
+
+    name: str
+    kind: str
+    stream: str = "downstream"
+    toxicity: float = 1.0
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    """The fault proxy as it reports itself: where it listens (in the environment), what it
+    forwards to, and its active toxics."""
+
+    name: str
+    listen: str
+    upstream: str
+    enabled: bool
+    toxics: tuple[ProxyToxic, ...] = ()
+
+    def toxic(self, name: str) -> ProxyToxic | None:
+        return next((t for t in self.toxics if t.name == name), None)
+
+
 @dataclass(frozen=True)
 class GitEndpoint:
     """Where the environment's smart-HTTP Git server is reached: by the plugin (host) and by

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from .domain import ContainerProcess, GitEndpoint, HelperResult, PodStatus
+from .domain import ContainerProcess, GitEndpoint, HelperResult, PodStatus, ProxyState, ProxyToxic
 from .history import History
 from .scenario import Scenario
 from .variants import Variant
@@ -78,6 +78,19 @@ class Environment(Protocol):
     def start_registry(self) -> None: ...
 
     def registry_reachable(self) -> bool: ...
+
+    # -- the registry's fault proxy (controllers reach the registry through it) -----------
+    def registry_proxy(self) -> ProxyState:
+        """The proxy's own account: listen address, upstream, active toxics."""
+
+    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
+        """Add a toxic (``latency``, ``timeout``, ``reset_peer``, ``bandwidth``) by name."""
+
+    def remove_registry_toxic(self, name: str) -> None:
+        """Remove a toxic by name; one that is not there is fine."""
+
+    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
+        """Seconds one registry request (``GET /v2/``) through the proxy takes from the host."""
 
     # -- the Git server image automation pushes to -------------------------------------
     def git_server(self) -> GitEndpoint: ...

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..domain import (ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest, PodStatus,
-                      RegistryEndpoint)
+                      ProxyState, ProxyToxic, RegistryEndpoint)
 
 Progress = Callable[[str], None]
 
@@ -82,3 +82,23 @@ class Backend(Protocol):
 
     def teardown(self) -> None:
         """Remove everything this backend created; safe to call twice."""
+
+
+@runtime_checkable
+class RegistryProxy(Protocol):
+    """A backend whose controllers reach the registry through a fault proxy (Toxiproxy).
+
+    Separate from :class:`Backend` because only the docker backend has one so far; the
+    environment says so in one line when a backend lacks it."""
+
+    def registry_proxy(self) -> ProxyState:
+        """The proxy as it reports itself: listen address, upstream, active toxics."""
+
+    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
+        """Add a toxic (latency, timeout, reset_peer, bandwidth) under its name."""
+
+    def remove_registry_toxic(self, name: str) -> None:
+        """Remove the toxic ``name``; one that is not there is fine."""
+
+    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
+        """Seconds one ``GET /v2/`` through the proxy takes from the host."""
