@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_fluxchaos.domain import BackendError, ContainerProcess, GitEndpoint, HelperResult, PodStatus
+from pytest_fluxchaos.domain import (TOXIC_TYPES, BackendError, ContainerProcess, GitEndpoint, HelperResult, PodStatus,
+                                     ProxyState, ProxyToxic)
 from pytest_fluxchaos.history import (History, LeaseHolder, PodState, PolicyLatest, PolicyReady,
                                       PolicySpec, RepositoryScan)
 from pytest_fluxchaos.policy import PolicyError, latest_tag, scan_order
@@ -93,6 +94,11 @@ class SimEnvironment:
         self.registry_ignores_stop = False
         self.git_up = True
         self.git_ignores_stop = False
+        # The registry's fault proxy: toxics by name; a probe's simulated time (no sleep) is
+        # the base plus every latency toxic's latency, unless the proxy ignores its toxics.
+        self.proxy_toxics: dict[str, ProxyToxic] = {}
+        self.proxy_ignores_toxics = False
+        self.proxy_base_s = 0.002
         self.git_repos: set[str] = set()
         self.helper_calls: list[tuple[str, str, dict[str, str]]] = []
         self.reaped: list[int] = []
@@ -274,6 +280,29 @@ class SimEnvironment:
 
     def registry_reachable(self) -> bool:
         return self.registry_up
+
+    def registry_proxy(self) -> ProxyState:
+        return ProxyState("registry", "0.0.0.0:5000", "sim-registry:5000", True,
+                          tuple(self.proxy_toxics.values()))
+
+    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
+        if toxic.kind not in TOXIC_TYPES:
+            raise BackendError(f"unknown toxic type {toxic.kind!r}")
+        if toxic.name in self.proxy_toxics:
+            raise BackendError(f"toxic {toxic.name} already exists")
+        self.proxy_toxics[toxic.name] = toxic
+        return toxic
+
+    def remove_registry_toxic(self, name: str) -> None:
+        self.proxy_toxics.pop(name, None)
+
+    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
+        if not self.registry_up:
+            raise BackendError("GET through the proxy failed: the registry is down")
+        if self.proxy_ignores_toxics:
+            return self.proxy_base_s
+        added = sum(t.attributes.get("latency", 0) for t in self.proxy_toxics.values() if t.kind == "latency")
+        return self.proxy_base_s + added / 1000.0
 
     def git_server(self) -> GitEndpoint:
         return GitEndpoint(host_url="http://127.0.0.1:1/git", cluster_url="http://sim-git:8080/git")
