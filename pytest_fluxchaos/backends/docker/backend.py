@@ -206,13 +206,16 @@ class DockerBackend:
         self._proxy = ProxyContainer(c, self.prefix, self.network_name, self._registry.endpoint().cluster_host)
         t_proxy = time.monotonic()
         self._proxy.start(proxy_image)
+        self.timings["proxy_run_s"] = time.monotonic() - t_proxy  # docker run of the proxy
         self._plane.wait_ready(pki_dir)
         self.timings["apiserver_ready_s"] = time.monotonic() - t0
         self._plane.write_kubeconfig(self.kubeconfig_path)
         self._kube = KubeClient(self.kubeconfig_path)
         self._registry.wait()
+        t_proxy = time.monotonic()
         self._proxy.wait()
-        self.timings["proxy_ready_s"] = time.monotonic() - t_proxy  # from docker run to the proxy created
+        # After the control plane's wait, so mostly the admin call creating the proxy.
+        self.timings["proxy_wait_s"] = time.monotonic() - t_proxy
         self._git.wait()
         assert self._plane.pki is not None
         self._sup = Supervisor(self.run_id, connect_docker, self._create_pod_container, backoff=self.backoff,
