@@ -198,15 +198,16 @@ class DockerBackend:
         # Before the control plane: its readiness window (apiserver_timeout) stays as it was.
         self._git = GitContainer(c, self.prefix, self.network_name)
         self._git.start(git_image)
-        self._plane = ControlPlane(c, self.prefix, self.network_name, timeout=self.apiserver_timeout)
-        pki_dir = self._plane.start(assets.etcd_image, assets.apiserver_image, self.run_dir,
-                                    self._requested_ports[0])
         self._registry = RegistryContainer(c, self.prefix, self.network_name, outage_mode=self.registry_outage_mode)
-        self._registry.start(assets.registry_image, self._requested_ports[1])
+        # Toxiproxy dials its upstream per connection (Docker's DNS), so it may start first.
         self._proxy = ProxyContainer(c, self.prefix, self.network_name, self._registry.endpoint().cluster_host)
         t_proxy = time.monotonic()
         self._proxy.start(proxy_image)
         self.timings["proxy_run_s"] = time.monotonic() - t_proxy  # docker run of the proxy
+        self._plane = ControlPlane(c, self.prefix, self.network_name, timeout=self.apiserver_timeout)
+        pki_dir = self._plane.start(assets.etcd_image, assets.apiserver_image, self.run_dir,
+                                    self._requested_ports[0])
+        self._registry.start(assets.registry_image, self._requested_ports[1])
         self._plane.wait_ready(pki_dir)
         self.timings["apiserver_ready_s"] = time.monotonic() - t0
         self._plane.write_kubeconfig(self.kubeconfig_path)
