@@ -179,6 +179,10 @@ def test_freeze_and_thaw_use_containerds_task_pause(tmp_path: Path) -> None:
     # the container, and the pod's current container is a new, running one.
     runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: cannot resume a running process"))
     assert b.freeze("ns", "irc-a", False) == "c1"
+    # Seen in CI under CPU load: the kubelet killed the frozen container and had not yet
+    # started its replacement when the thaw came.
+    runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: cannot resume a stopped container"))
+    assert b.freeze("ns", "irc-a", False) == "c1"
     runner.add(["docker", "exec", NODE, "ctr"], fail("ctr: task c1 not found: not found"))
     with pytest.raises(BackendError, match="^freezing ns/irc-a failed: ctr: task c1 not found: not found$"):
         b.freeze("ns", "irc-a", True)

@@ -26,7 +26,9 @@ _guard = threading.Lock()
 def lock_path(cluster: str, docker_host: str | None = None) -> Path:
     engine = docker_host if docker_host is not None else os.environ.get("DOCKER_HOST", "")
     digest = hashlib.sha1(engine.encode()).hexdigest()[:8]
-    return Path(tempfile.gettempdir()) / f"fluxchaos-kind-{cluster}-{digest}.lock"
+    folder = Path(tempfile.gettempdir()) / "fluxchaos-kind-locks"  # one place, not /tmp at large
+    folder.mkdir(exist_ok=True)
+    return folder / f"{cluster}-{digest}.lock"
 
 
 def acquire(cluster: str) -> Path:

@@ -30,7 +30,8 @@ REPLACEMENT_TIMEOUT = 60.0
 # 125 the daemon failed, 126 the command cannot be invoked, 127 it was not found.
 _DOCKER_OWN_EXITS = (125, 126, 127)
 _DOCKER_ERRORS = ("Error response from daemon", "No such container")
-THAW_NOT_NEEDED = ("not found", "not paused", "is not running", "cannot resume a running process")
+THAW_NOT_NEEDED = ("not found", "not paused", "is not running", "cannot resume a running process",
+                   "cannot resume a stopped container")
 
 
 class NodePrimitives:
@@ -97,7 +98,8 @@ class NodePrimitives:
             # Thawing a container that is gone or no longer paused is not an error: while it
             # was frozen the kubelet's liveness probe may have failed and the kubelet
             # restarted it, so the pod's current container is a new, running one
-            # (ctr: "cannot resume a running process").
+            # (ctr: "cannot resume a running process"), or the frozen one was killed and
+            # not yet replaced ("cannot resume a stopped container", seen under CPU load).
             if frozen or not any(w in text for w in THAW_NOT_NEEDED):
                 raise BackendError(f"{'freezing' if frozen else 'thawing'} {namespace}/{pod} failed: {text}")
         return cid
