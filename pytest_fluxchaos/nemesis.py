@@ -5,6 +5,8 @@ is injected from backend primitives and how it is confirmed; the nemesis resolve
 target (leader, standby, pod-N, registry), runs before -> inject -> after -> confirm,
 records ``inject``/``confirm``/``heal`` events, applies keep-down, and heals faults with
 a duration when they are due, and every fault at the end of a run, even on failure.
+Kinds confirmed at their heal (``FaultKind.confirms_at_heal``) get their ``confirm``
+event then, judged over the whole window.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ActiveFault:
     heal_at: float | None = None
     healed: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+    pending: tuple[Any, Any] | None = None  # (before, evidence) of a kind confirmed at its heal
 
 
 class Nemesis:
@@ -97,14 +100,17 @@ class Nemesis:
                      detail={"leader": leader_before, "before": as_detail(before)})
         try:
             evidence = kind.inject(ctx, before)
-            after = kind.after(ctx, before, evidence)
-            verdict = kind.confirm(before, after, evidence)
-            detail = {**verdict.facts, "evidence": as_detail(evidence)}
         except Exception as exc:  # the backend failed: the fault did not land (or we can't tell)
             verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")
-            detail = {}
-        if verdict.why:
-            detail["why"] = verdict.why
+            detail: dict[str, Any] = {"why": verdict.why}
+        else:
+            if kind.confirms_at_heal:
+                fault.pending = (before, evidence)
+                fault.heal_at = self.history.now() + (action.duration or 0.0)
+                with self._lock:
+                    self.active.append(fault)
+                return fault
+            verdict, detail = self._judge(kind, ctx, before, evidence)
         fault.detail = detail
         self._record(fault, "confirm", resolved=fault.resolved, outcome=verdict.outcome, detail=detail)
         if kind.needs_duration and verdict.outcome != "failed":
@@ -118,6 +124,20 @@ class Nemesis:
         with self._lock:
             self.active.append(fault)
         return fault
+
+    @staticmethod
+    def _judge(kind: faults.FaultKind, ctx: FaultContext, before: Any,
+               evidence: Any) -> tuple[Confirmation, dict[str, Any]]:
+        """after -> confirm, and the details the confirm event records."""
+        try:
+            after = kind.after(ctx, before, evidence)
+            verdict = kind.confirm(before, after, evidence)
+            detail = {**verdict.facts, "evidence": as_detail(evidence)}
+        except Exception as exc:  # the backend failed: we can't tell whether it landed
+            verdict, detail = Confirmation("failed", f"{type(exc).__name__}: {exc}"), {}
+        if verdict.why:
+            detail["why"] = verdict.why
+        return verdict, detail
 
     def _keep_down(self, action: FaultAction, pod: str, leader_before: str | None) -> dict[str, Any]:
         """Freeze the restarted container until another pod holds the lease, then thaw it."""
@@ -158,6 +178,11 @@ class Nemesis:
         detail.update(verdict.facts)
         if verdict.why:
             detail["why"] = verdict.why
+        if fault.pending is not None:  # judged now, over the whole window, after the heal
+            before, evidence = fault.pending
+            fault.pending = None
+            judged, fault.detail = self._judge(kind, ctx, before, evidence)
+            self._record(fault, "confirm", resolved=fault.resolved, outcome=judged.outcome, detail=fault.detail)
         fault.healed = True
         self._record(fault, "heal", resolved=fault.resolved, outcome=verdict.outcome, detail=detail)
 

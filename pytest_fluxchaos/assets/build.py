@@ -30,7 +30,8 @@ from . import tools, versions
 from .errors import AssetError
 from .stamps import LABEL, STAMP_SCHEMA, now as _now
 from .stamps import sha256_of as _sha256
-from . import automation, flux_manifests, git_server, go_steps, os_images, program_images, provenance, releases
+from . import (automation, flux_manifests, git_server, go_steps, os_images, program_images, provenance,
+               registry_proxy, releases)
 from .versions import resolve_irc_version
 
 MODES = ("auto", "offline", "online")
@@ -51,7 +52,7 @@ class Assets:
     manifests_dir: Path  # <cache>/irc/<version>/ with crds/*.yaml, rbac/*.yaml, deployment.yaml
     source: str  # "offline-build" | "online"
     git_image: str = ""  # the smart-HTTP Git server (assets/git_server.py), on both paths
-    proxy_image: str = ""  # Toxiproxy, the fault proxy in front of the registry (built on both paths)
+    proxy_image: str = ""  # Toxiproxy + the registry liar in front of the registry (built on both paths)
     iac_version: str | None = None  # image-automation-controller, e.g. "v1.1.2"
     iac_image: str | None = None
     iac_manifests_dir: Path | None = None  # <cache>/iac/<version>/ (GitRepository CRD included)
@@ -247,8 +248,8 @@ class Builder:
     def git_server(self) -> str:
         return git_server.git_server(self)
 
-    def toxiproxy(self, base_id: str, version: str = versions.TOXIPROXY_VERSION) -> str:
-        return program_images.toxiproxy(self, base_id, version)
+    def registry_proxy(self, base_id: str, version: str = versions.TOXIPROXY_VERSION) -> str:
+        return registry_proxy.registry_proxy(self, base_id, version)
 
     def manifests(self, irc_version: str) -> Path:
         return flux_manifests.manifests(self, irc_version)
@@ -319,10 +320,11 @@ class Builder:
     # ------------------------------------------------------------------ #
 
     def set_key(self, irc_version: str, source: str) -> str:
-        # "+iac", "+proxy": sets with image-automation-controller and the registry's fault
-        # proxy get their own stamp, so code that predates them (other branches sharing the
-        # cache) keeps reading its own sets, whose Assets have no such fields.
-        return f"set-{irc_version}+iac+proxy-{source}"
+        # "+iac", "+proxy", "+liar": sets with image-automation-controller, the registry's
+        # fault proxy, and the registry liar inside it get their own stamp, so code that
+        # predates them (other branches sharing the cache) keeps reading its own sets,
+        # whose Assets have no such fields or whose proxy image has no liar.
+        return f"set-{irc_version}+iac+proxy+liar-{source}"
 
     def warm(self, irc_version: str, flux_version: str | None, sources: tuple[str, ...]) -> Assets | None:
         """A previously completed set whose images all still exist (no work)."""
@@ -336,8 +338,8 @@ class Builder:
                 continue  # no Git server yet, or its config changed: complete the set (the rest is current)
             if not a.get("iac_image") or not a.get("iac_manifests_dir"):
                 continue  # not a set with IAC: complete it
-            if not a.get("proxy_image"):
-                continue  # no fault proxy yet: complete the set
+            if not a.get("proxy_image") or st.get("proxy_inputs") != registry_proxy.inputs():
+                continue  # no fault proxy yet, or its liar changed: complete the set
             if ids and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists() \
                     and (Path(a["iac_manifests_dir"]) / "manifest.json").exists() and tools.restore_tags(ids):
                 a = dict(a, manifests_dir=Path(a["manifests_dir"]), iac_manifests_dir=Path(a["iac_manifests_dir"]),
@@ -361,6 +363,7 @@ class Builder:
         d["iac_manifests_dir"] = str(assets.iac_manifests_dir) if assets.iac_manifests_dir else None
         self.write_stamp(self.set_key(assets.irc_version, assets.source), {
             "assets": d, "image_ids": ids, "recorded_at": _now(), "git_server_inputs": git_server.inputs(),
+            "proxy_inputs": registry_proxy.inputs(),
         })
 
     def offline(self, irc_version: str, flux_version: str | None) -> Assets:
@@ -374,7 +377,7 @@ class Builder:
         etcd = self.etcd(base_id)
         kas = self.kube_apiserver(base_id)
         git = self.git_server()
-        proxy = self.toxiproxy(base_id)
+        proxy = self.registry_proxy(base_id)
         manifests = self.manifests(irc_version)
         iac_version, iac, iac_source = self.offline_iac(base_id, irc_version, flux_version)
         iac_manifests = self.iac_manifests(iac_version)
@@ -429,7 +432,7 @@ class Builder:
                 return None
         stress = self.stress(debian_id)
         git = self.git_server()
-        proxy = self.toxiproxy(base_id)
+        proxy = self.registry_proxy(base_id)
         manifests = self.manifests(irc_version)
         iac_manifests = self.iac_manifests(iac_version)
         ctrls = self.controller_set(flux_version, (irc_version, irc, provenance.OFFICIAL_IMAGE),

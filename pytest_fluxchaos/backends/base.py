@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..domain import (ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest, PodStatus,
-                      ProxyState, ProxyToxic, RegistryEndpoint)
+from ..domain import (ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest, LiarState, LieLog,
+                      PodStatus, ProxyState, ProxyToxic, RegistryEndpoint, RegistryLie)
 
 Progress = Callable[[str], None]
 
@@ -102,3 +102,21 @@ class RegistryProxy(Protocol):
 
     def registry_proxy_probe(self, timeout: float = 30.0) -> float:
         """Seconds one ``GET /v2/`` through the proxy takes from the host."""
+
+
+@runtime_checkable
+class RegistryLiar(Protocol):
+    """A backend whose controllers reach the registry through the registry liar (HTTP
+    lies, ``assets/registry_liar``). Optional like :class:`RegistryProxy`: docker only."""
+
+    def registry_liar(self) -> LiarState:
+        """The liar as it reports itself: its boot id and active lies."""
+
+    def set_registry_lie(self, lie: RegistryLie) -> RegistryLie:
+        """Set a lie; returns it as the liar holds it (log cursor, stale snapshot)."""
+
+    def clear_registry_lie(self, lie_id: str) -> None:
+        """Clear a lie once the requests it acts on have ended; one not there is fine."""
+
+    def registry_lie_log(self, since: int = 0, lie: str | None = None) -> LieLog:
+        """The liar's log of responses lies acted on, after seq ``since`` (of one lie)."""

@@ -26,15 +26,17 @@ from ..scenario import Scenario
 from ..variants import Variant, render
 from ..gitrepo import GitWatcher
 from ..domain import (REFLECTOR, BackendError, ContainerProcess, GitEndpoint, HelperResult,
-                      InstallRequest, PodStatus, ProxyState, ProxyToxic, lease_name)
+                      InstallRequest, PodStatus, lease_name)
 from ..assets import provenance
 from .automation import render_automation
 from .automation_wiring import start_automation
-from .base import Backend, RegistryProxy
+from .base import Backend
+from .registry_faults import RegistryFaults
 
 
-class KubeEnvironment:
-    """Implements the domain's Environment protocol on top of a provisioned backend."""
+class KubeEnvironment(RegistryFaults):
+    """Implements the domain's Environment protocol on top of a provisioned backend (the
+    registry's fault proxy and liar come from :class:`RegistryFaults`)."""
 
     def __init__(self, backend: Backend, *, irc_version: str, flux_version: str | None,
                  manifests_dir: Path, irc_image: str | None = None, assets: Any = None,
@@ -255,24 +257,6 @@ class KubeEnvironment:
 
     def registry_reachable(self) -> bool:
         return self.registry_client.is_up()
-
-    def _registry_proxy(self) -> RegistryProxy:
-        if not isinstance(self.backend, RegistryProxy):
-            raise BackendError(f"the {self.backend_name} backend has no fault proxy in front of the registry "
-                               "(only the docker backend has one so far)")
-        return self.backend
-
-    def registry_proxy(self) -> ProxyState:
-        return self._registry_proxy().registry_proxy()
-
-    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
-        return self._registry_proxy().add_registry_toxic(toxic)
-
-    def remove_registry_toxic(self, name: str) -> None:
-        self._registry_proxy().remove_registry_toxic(name)
-
-    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
-        return self._registry_proxy().registry_proxy_probe(timeout)
 
     def git_server(self) -> GitEndpoint:
         return self.backend.git_server()

@@ -160,7 +160,8 @@ def test_helper_report_parsing() -> None:
 
 def test_table_is_discovered_and_complete() -> None:
     assert sorted(faults.FAULTS) == ["git-outage", "kill", "lease-delete", "oom-kill", "pod-delete",
-                                     "registry-latency", "registry-outage"]
+                                     "registry-error", "registry-latency", "registry-outage", "registry-slow",
+                                     "registry-stale", "registry-truncate"]
     for kind in faults.FAULTS.values():
         assert kind.how and kind.confirmed_by, kind.name
     with pytest.raises(ValueError, match="unknown fault kind 'nope'"):

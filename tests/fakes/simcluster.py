@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_fluxchaos.domain import (TOXIC_TYPES, BackendError, ContainerProcess, GitEndpoint, HelperResult, PodStatus,
-                                     ProxyState, ProxyToxic)
+from pytest_fluxchaos.domain import (TOXIC_TYPES, BackendError, ContainerProcess, GitEndpoint, HelperResult, LiarState,
+                                     LieLog, PodStatus, ProxyState, ProxyToxic, RegistryLie)
 from pytest_fluxchaos.history import (History, LeaseHolder, PodState, PolicyLatest, PolicyReady,
                                       PolicySpec, RepositoryScan)
 from pytest_fluxchaos.policy import PolicyError, latest_tag, scan_order
 from pytest_fluxchaos.scenario import Scenario
 from pytest_fluxchaos.variants import Variant
+
+from .simliar import SimLiar
 
 TICK = 0.02
 
@@ -99,6 +101,7 @@ class SimEnvironment:
         self.proxy_toxics: dict[str, ProxyToxic] = {}
         self.proxy_ignores_toxics = False
         self.proxy_base_s = 0.002
+        self.liar = SimLiar()  # the registry liar: every scan's listing goes through it
         self.git_repos: set[str] = set()
         self.helper_calls: list[tuple[str, str, dict[str, str]]] = []
         self.reaped: list[int] = []
@@ -304,6 +307,20 @@ class SimEnvironment:
         added = sum(t.attributes.get("latency", 0) for t in self.proxy_toxics.values() if t.kind == "latency")
         return self.proxy_base_s + added / 1000.0
 
+    def registry_liar(self) -> LiarState:
+        return self.liar.state()
+
+    def set_registry_lie(self, lie: RegistryLie) -> RegistryLie:
+        with self._lock:
+            listings = {f"{ns}/{image}": sorted(tags) for (ns, image), tags in self.registry.items()}
+        return self.liar.set(lie, listings)
+
+    def clear_registry_lie(self, lie_id: str) -> None:
+        self.liar.clear(lie_id)
+
+    def registry_lie_log(self, since: int = 0, lie: str | None = None) -> LieLog:
+        return self.liar.since(since, lie)
+
     def git_server(self) -> GitEndpoint:
         return GitEndpoint(host_url="http://127.0.0.1:1/git", cluster_url="http://sim-git:8080/git")
 
@@ -379,9 +396,14 @@ class SimEnvironment:
         for name, repo in ns.repos.items():
             due = (repo["scan_time"] is None or not leader.db.get(repo["image"])
                    or now - repo["scan_time"] >= repo["interval"])
-            if due and self.registry_up:
-                tags = scan_order(sorted(self.registry.get((ns.name, repo["image"]), set())),
-                                  *([repo["exclusion"]] if repo["exclusion"] is not None else []))
+            key = (ns.name, repo["image"])
+            served = (self.liar.list_tags(f"{ns.name}/{repo['image']}",
+                                          sorted(self.registry[key]) if key in self.registry else None, leader.name)
+                      if due and self.registry_up else None)
+            if due and self.registry_up and served is None:
+                repo["scan_time"] = now  # the liar answered an error (or NAME_UNKNOWN): a failed scan
+            elif due and self.registry_up:
+                tags = scan_order(served or [], *([repo["exclusion"]] if repo["exclusion"] is not None else []))
                 leader.db[repo["image"]] = list(tags)
                 revision = str(zlib.adler32(json.dumps(list(tags), separators=(",", ":")).encode()))
                 repo["scan_time"] = now

@@ -76,8 +76,9 @@ def test_irc_scans_through_the_proxy_and_registry_latency_lands() -> None:
         assert env.registry_endpoint.cluster_host == f"{proxy_name}:5000"
         assert env.registry_endpoint.host_url == backend.registry_direct().host_url
         state = env.registry_proxy()
-        assert (state.name, state.upstream, state.enabled, state.toxics) == \
-            ("registry", f"{backend.prefix}-registry:5000", True, ())
+        # Toxiproxy forwards to the registry liar in the same container, which forwards to the registry.
+        assert (state.name, state.upstream, state.enabled, state.toxics) == ("registry", "127.0.0.1:5001", True, ())
+        assert env.registry_liar().lies == ()
         assert state.listen.endswith(":5000"), state.listen
 
         env.deploy(NS, PRESETS["single"], print)

@@ -36,10 +36,19 @@ func (l *liar) proxyHandler() http.Handler {
 		},
 		ModifyResponse: l.modify,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if r.Context().Err() == nil {
-				log.Printf("proxy error %s %s: %v", r.Method, r.URL.RequestURI(), err)
-				w.WriteHeader(http.StatusBadGateway)
+			if r.Context().Err() != nil {
+				return // the client left
 			}
+			log.Printf("registry unreachable for %s %s: %v", r.Method, r.URL.RequestURI(), err)
+			// As a TCP proxy: the client's connection ends without an answer, so a registry
+			// outage looks the same to the controllers with the liar in the chain as without.
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, herr := hj.Hijack(); herr == nil {
+					_ = conn.Close()
+					return
+				}
+			}
+			w.WriteHeader(http.StatusBadGateway)
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,10 +3,10 @@
 Layout of one run (``<p>`` = ``fluxchaos-<run-id>``; every object is labelled
 ``io.fluxchaos.run=<run-id>`` and ``io.fluxchaos.managed=true``): network ``<p>-net``,
 etcd and kube-apiserver (:mod:`.control_plane`), the registry (:mod:`.registry`) with its
-fault proxy in front (:mod:`.proxy`, Toxiproxy; controllers reach the registry through it),
-the Git server (:mod:`.git`), and per
-namespace the controller's pods (:mod:`.pods`, restarted by :mod:`.supervisor`). The
-fault primitives are in :mod:`.primitives`. This class only wires them together.
+fault proxy in front (:mod:`.proxy`, Toxiproxy then the registry liar; controllers reach
+the registry through it), the Git server (:mod:`.git`), and per namespace the controller's
+pods (:mod:`.pods`, restarted by :mod:`.supervisor`). The fault primitives are in
+:mod:`.primitives` (the proxy's in :mod:`.proxy`). This class only wires them together.
 
 The run directory (PKI, kubeconfig, service-account files) must be on the Docker
 host's filesystem: the backend bind-mounts from it (the local engine is the target).
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ...domain import (BackendError, ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest,
-                       PodStatus, ProxyState, ProxyToxic, RegistryEndpoint, one_line)
+                       PodStatus, RegistryEndpoint, one_line)
 from ..install_manifests import crd_files
 from .. import exit_hooks
 from .backoff import BackoffPolicy
@@ -37,7 +37,7 @@ from .git import GitContainer
 from .labels import LABEL_MANAGED, LABEL_RUN
 from .pods import PodRuntime
 from .primitives import Primitives
-from .proxy import ProxyContainer
+from .proxy import ProxyContainer, ProxyPrimitives
 from .registry import RegistryContainer
 from .supervisor import PodRecord, Supervisor
 
@@ -50,7 +50,7 @@ def _quiet(_message: str) -> None:
     pass
 
 
-class DockerBackend:
+class DockerBackend(ProxyPrimitives):
     """The ``docker`` backend: see the module docstring for what it creates."""
 
     name = "docker"
@@ -199,7 +199,7 @@ class DockerBackend:
         self._git = GitContainer(c, self.prefix, self.network_name)
         self._git.start(git_image)
         self._registry = RegistryContainer(c, self.prefix, self.network_name, outage_mode=self.registry_outage_mode)
-        # Toxiproxy dials its upstream per connection (Docker's DNS), so it may start first.
+        # Toxiproxy and the liar dial their upstreams per connection (Docker's DNS), so they may start first.
         self._proxy = ProxyContainer(c, self.prefix, self.network_name, self._registry.endpoint().cluster_host)
         t_proxy = time.monotonic()
         self._proxy.start(proxy_image)
@@ -266,23 +266,11 @@ class DockerBackend:
         assert self._registry is not None
         return self._registry.endpoint()
 
-    # -- the registry's fault proxy (backends.base.RegistryProxy) ---------------------------
+    # -- the registry's fault proxy and liar (proxy.ProxyPrimitives) ------------------------
     def _proxy_container(self) -> ProxyContainer:
         self._require()
         assert self._proxy is not None
         return self._proxy
-
-    def registry_proxy(self) -> ProxyState:
-        return self._proxy_container().state()
-
-    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
-        return self._proxy_container().add_toxic(toxic)
-
-    def remove_registry_toxic(self, name: str) -> None:
-        self._proxy_container().remove_toxic(name)
-
-    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
-        return self._proxy_container().probe(timeout)
 
     # -- install ----------------------------------------------------------------------------
     def install_flux(self, request: InstallRequest, progress: Progress = _quiet,
