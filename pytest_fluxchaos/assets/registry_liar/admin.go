@@ -11,7 +11,7 @@ import (
 // adminHandler is the JSON admin API:
 //
 //	GET    /healthz            {"ok", "boot", "upstream", "requests", "lies", "log_last"}
-//	GET    /lies               {"boot", "lies": [...]} in the order they were set
+//	GET    /lies               {"boot", "lies": [...]} in the order set, each with "acting": requests now
 //	PUT    /lies/{id}          {"kind", "image", "params"} -> 201 the lie (stale: with its snapshot)
 //	DELETE /lies/{id}          -> 200 {"id", "drained"} once the requests it acted on have ended
 //	GET    /log?since=N&lie=ID {"boot", "last", "dropped", "entries": [...]} entries after seq N

@@ -46,6 +46,7 @@ type Lie struct {
 	Snapshot  map[string]int `json:"snapshot,omitempty"` // stale: tags per repository, -1 unknown
 
 	seq      int
+	acting   int                // requests this lie is acting on now (guarded by the table's mutex)
 	listings map[string]listing // stale: the snapshot itself
 	cancel   chan struct{}      // closed when the lie is cleared: releases held responses
 	inflight sync.WaitGroup     // requests this lie is acting on
@@ -165,13 +166,19 @@ func (t *table) remove(id string) *Lie {
 	return l
 }
 
+// lieView is a lie as the admin API shows it, with the requests it is acting on now.
+type lieView struct {
+	*Lie
+	Acting int `json:"acting"`
+}
+
 // list returns the active lies in the order they were set.
-func (t *table) list() []*Lie {
+func (t *table) list() []lieView {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]*Lie, 0, len(t.lies))
+	out := make([]lieView, 0, len(t.lies))
 	for _, l := range t.lies {
-		out = append(out, l)
+		out = append(out, lieView{l, l.acting})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out
@@ -189,11 +196,22 @@ func (t *table) acquire(repo string, applies func(*Lie) bool) []*Lie {
 	for _, l := range t.lies {
 		if matches(l.Image, repo) && applies(l) {
 			l.inflight.Add(1)
+			l.acting++
 			out = append(out, l)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out
+}
+
+// release marks the end of a request the lies were acting on.
+func (t *table) release(lies []*Lie) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range lies {
+		l.acting--
+		l.inflight.Done()
+	}
 }
 
 // routes of the distribution API that name a repository; anything else (/v2/,

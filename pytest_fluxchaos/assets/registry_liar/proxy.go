@@ -58,11 +58,7 @@ func (l *liar) proxyHandler() http.Handler {
 		acting := l.lies.acquire(repo, func(lie *Lie) bool {
 			return stages[lie.Kind] != "listing" || listingReq
 		})
-		defer func() {
-			for _, lie := range acting {
-				lie.inflight.Done()
-			}
-		}()
+		defer l.lies.release(acting)
 		st := &reqState{in: r, repo: repo}
 		for _, lie := range acting {
 			switch stages[lie.Kind] {
