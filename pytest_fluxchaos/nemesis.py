@@ -100,17 +100,22 @@ class Nemesis:
                      detail={"leader": leader_before, "before": as_detail(before)})
         try:
             evidence = kind.inject(ctx, before)
-        except Exception as exc:  # the backend failed: the fault did not land (or we can't tell)
-            verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")
-            detail: dict[str, Any] = {"why": verdict.why}
-        else:
             if kind.confirms_at_heal:
                 fault.pending = (before, evidence)
-                fault.heal_at = self.history.now() + (action.duration or 0.0)
-                with self._lock:
-                    self.active.append(fault)
-                return fault
-            verdict, detail = self._judge(kind, ctx, before, evidence)
+            else:
+                after = kind.after(ctx, before, evidence)
+                verdict = kind.confirm(before, after, evidence)
+                detail = {**verdict.facts, "evidence": as_detail(evidence)}
+        except Exception as exc:  # the backend failed: the fault did not land (or we can't tell)
+            verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")
+            detail = {}
+        if fault.pending is not None:  # confirmed at its heal, over the whole window
+            fault.heal_at = self.history.now() + (action.duration or 0.0)
+            with self._lock:
+                self.active.append(fault)
+            return fault
+        if verdict.why:
+            detail["why"] = verdict.why
         fault.detail = detail
         self._record(fault, "confirm", resolved=fault.resolved, outcome=verdict.outcome, detail=detail)
         if kind.needs_duration and verdict.outcome != "failed":
@@ -126,18 +131,18 @@ class Nemesis:
         return fault
 
     @staticmethod
-    def _judge(kind: faults.FaultKind, ctx: FaultContext, before: Any,
-               evidence: Any) -> tuple[Confirmation, dict[str, Any]]:
-        """after -> confirm, and the details the confirm event records."""
+    def _judge_at_heal(kind: faults.FaultKind, ctx: FaultContext, before: Any,
+                       evidence: Any) -> tuple[Confirmation, dict[str, Any]]:
+        """after -> confirm for a kind confirmed at its heal, and the confirm event's details."""
         try:
             after = kind.after(ctx, before, evidence)
-            verdict = kind.confirm(before, after, evidence)
-            detail = {**verdict.facts, "evidence": as_detail(evidence)}
+            judged = kind.confirm(before, after, evidence)
+            detail = {**judged.facts, "evidence": as_detail(evidence)}
         except Exception as exc:  # the backend failed: we can't tell whether it landed
-            verdict, detail = Confirmation("failed", f"{type(exc).__name__}: {exc}"), {}
-        if verdict.why:
-            detail["why"] = verdict.why
-        return verdict, detail
+            judged, detail = Confirmation("failed", f"{type(exc).__name__}: {exc}"), {}
+        if judged.why:
+            detail["why"] = judged.why
+        return judged, detail
 
     def _keep_down(self, action: FaultAction, pod: str, leader_before: str | None) -> dict[str, Any]:
         """Freeze the restarted container until another pod holds the lease, then thaw it."""
@@ -181,7 +186,7 @@ class Nemesis:
         if fault.pending is not None:  # judged now, over the whole window, after the heal
             before, evidence = fault.pending
             fault.pending = None
-            judged, fault.detail = self._judge(kind, ctx, before, evidence)
+            judged, fault.detail = self._judge_at_heal(kind, ctx, before, evidence)
             self._record(fault, "confirm", resolved=fault.resolved, outcome=judged.outcome, detail=fault.detail)
         fault.healed = True
         self._record(fault, "heal", resolved=fault.resolved, outcome=verdict.outcome, detail=detail)

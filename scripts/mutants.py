@@ -74,6 +74,16 @@ MUTANTS = [
      "                pass\n"),
     ("faults-landed: unconfirmed counted as landed", "pytest_fluxchaos/checkers/faults_landed.py",
      '"unconfirmed": "unconfirmed"}', '"unconfirmed": "landed"}'),
+    ("registry lies: an answer equal to the registry's counted as a lie", "pytest_fluxchaos/faults/registry_lies.py",
+     "    lies = [e for e in mine if e.lied]\n", "    lies = list(mine)\n"),
+    ("registry lies: a liar that restarted mid-fault accepted", "pytest_fluxchaos/faults/registry_lies.py",
+     "    if after.boot != evidence.boot:\n", "    if False:\n"),
+    ("registry lies: a lie served before the injection counted", "pytest_fluxchaos/faults/registry_lies.py",
+     " and e.seq > evidence.cursor]", "]"),
+    ("registry lies: the heal never clears the lie", "pytest_fluxchaos/faults/registry_lies.py",
+     "        ctx.env.clear_registry_lie(lie)\n", "        pass\n"),
+    ("nemesis: a registry lie judged right after its injection", "pytest_fluxchaos/nemesis.py",
+     "            if kind.confirms_at_heal:\n", "            if False:\n"),
 ]
 
 
