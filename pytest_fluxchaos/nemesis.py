@@ -40,6 +40,7 @@ class ActiveFault:
     healed: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
     pending: tuple[Any, Any] | None = None  # (before, evidence) of a kind confirmed at its heal
+    injection: int = 0  # unique per injection (a repeated step re-uses its fault id)
 
 
 class Nemesis:
@@ -51,6 +52,7 @@ class Nemesis:
         self.history = history
         self.active: list[ActiveFault] = []
         self._ids = itertools.count(1)
+        self._injections = itertools.count(1)
         self._lock = threading.Lock()
 
     # -- targets -----------------------------------------------------------------
@@ -84,7 +86,8 @@ class Nemesis:
     # -- lifecycle ---------------------------------------------------------------
     def inject(self, action: FaultAction) -> ActiveFault:
         kind = faults.get(action.kind)
-        fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace)
+        fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace,
+                            injection=next(self._injections))
         try:
             fault.resolved = self.resolve_target(action.target, action_controller(action))
         except TargetError as exc:
@@ -93,7 +96,7 @@ class Nemesis:
             fault.healed = True
             return fault
         ctx = FaultContext(self.env, self.namespace, self.history, action, fault.resolved,
-                           action_controller(action))
+                           action_controller(action), fault.injection)
         leader_before = env_leader(self.env, self.namespace, ctx.controller)
         before = kind.before(ctx)
         self._record(fault, "inject", resolved=fault.resolved,
@@ -175,7 +178,7 @@ class Nemesis:
         detail = dict(detail or {})
         kind = faults.get(fault.action.kind)
         ctx = FaultContext(self.env, self.namespace, self.history, fault.action, fault.resolved or "",
-                           action_controller(fault.action))
+                           action_controller(fault.action), fault.injection)
         try:
             verdict = kind.heal(ctx)
         except Exception as exc:

@@ -90,6 +90,7 @@ class FaultContext:
     action: FaultAction
     target: str  # a pod name, or "registry"
     controller: str = REFLECTOR  # whose pods: reflector (IRC) | automation (IAC)
+    injection: int = 0  # unique per injection in the namespace, the same for its heal
 
     def pod(self, name: str | None = None) -> PodStatus | None:
         name = name or self.target

@@ -40,9 +40,11 @@ def repositories(namespace: str, image: str) -> str:
     return f"{namespace}/*" if image == "*" else f"{namespace}/{image}"
 
 
-def lie_id(namespace: str, kind: str, image: str) -> str:
-    """One id per namespace, kind and image, so the heal finds it from the action alone."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", f"fluxchaos-{namespace}-{kind}-{'all' if image == '*' else image}")[:128]
+def lie_id(ctx: FaultContext, kind: str, image: str) -> str:
+    """One id per injection: the heal clears this injection's lie, never an earlier one's
+    that made this one fail (the liar refuses an overlapping lie)."""
+    raw = f"fluxchaos-{ctx.namespace}-{ctx.injection}-{kind}-{'all' if image == '*' else image}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", raw)[:128]
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class RegistryLieFault(FaultKind):
 
     def inject(self, ctx: FaultContext, before: Any) -> LieEvidence:
         p = self._params(ctx)
-        lie = RegistryLie(lie_id(ctx.namespace, self.lie_kind, p.image), self.lie_kind,
+        lie = RegistryLie(lie_id(ctx, self.lie_kind, p.image), self.lie_kind,
                           repositories(ctx.namespace, p.image), self.lie_params(p))
         held = ctx.env.set_registry_lie(lie)
         state = ctx.env.registry_liar()
@@ -149,7 +151,7 @@ class RegistryLieFault(FaultKind):
 
     def heal(self, ctx: FaultContext) -> Confirmation:
         p = self._params(ctx)
-        lie = lie_id(ctx.namespace, self.lie_kind, p.image)
+        lie = lie_id(ctx, self.lie_kind, p.image)
         ctx.env.clear_registry_lie(lie)
         state = ctx.env.registry_liar()
         if state.lie(lie) is not None:

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from pytest_fluxchaos import faults
 from pytest_fluxchaos.domain import ServedLie
+from pytest_fluxchaos.faults import FaultContext
 from pytest_fluxchaos.faults.registry_lies import LieAfter, LieEvidence, lie_id, repositories
 from pytest_fluxchaos.scenario import FaultAction
 
@@ -113,5 +114,6 @@ def test_bad_params_are_refused_at_load(fields: dict[str, object], message: str)
 
 def test_patterns_and_ids() -> None:
     assert repositories("ns", "*") == "ns/*" and repositories("ns", "app") == "ns/app"
-    assert lie_id("ns", "stale", "*") == "fluxchaos-ns-stale-all"
-    assert lie_id("ns", "stale", "team/app") == "fluxchaos-ns-stale-team_app"
+    ctx = FaultContext(None, "ns", None, None, "registry", injection=3)  # type: ignore[arg-type]
+    assert lie_id(ctx, "stale", "*") == "fluxchaos-ns-3-stale-all"
+    assert lie_id(ctx, "stale", "team/app") == "fluxchaos-ns-3-stale-team_app"

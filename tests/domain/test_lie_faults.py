@@ -142,12 +142,16 @@ policies: [{name: app, repository: app, policy: {semver: {range: ">=1.0.0"}}}]""
     assert landed(sim.history) is Validity.UNKNOWN
 
 
-def test_an_overlapping_lie_fails_its_injection_and_is_healed_at_once(sim: Sim) -> None:
-    sim.nemesis.inject(FaultAction(kind="registry-stale", duration=5))
+def test_an_overlapping_lie_fails_its_injection_and_its_heal_spares_the_first(sim: Sim) -> None:
+    stale = FaultAction(kind="registry-stale", id="s", duration=5)
+    sim.nemesis.inject(stale)
     sim.nemesis.inject(FaultAction(kind="registry-truncate", image="app", keep=1, duration=5))  # type: ignore[call-arg]
-    assert phases(sim.history) == [("inject", None), ("inject", None), ("confirm", "failed"), ("heal", "ok")]
-    assert "overlaps fluxchaos-ns-stale-all" in confirm_of(sim.history).detail["why"]
-    assert [lie.id for lie in sim.env.registry_liar().lies] == ["fluxchaos-ns-stale-all"]
+    sim.nemesis.inject(stale)  # the same step again, while the first is still on
+    assert phases(sim.history) == [("inject", None), ("inject", None), ("confirm", "failed"), ("heal", "ok"),
+                                   ("inject", None), ("confirm", "failed"), ("heal", "ok")]
+    whys = [e.detail["why"] for e in sim.history.of(Fault) if e.phase == "confirm"]
+    assert all("overlaps fluxchaos-ns-1-stale-all" in why for why in whys), whys
+    assert [lie.id for lie in sim.env.registry_liar().lies] == ["fluxchaos-ns-1-stale-all"]
     sim.nemesis.heal_all()
     assert sim.env.registry_liar().lies == ()
 
