@@ -301,17 +301,16 @@ def test_lease_tracker_holders(history: History, recorder: Recorder) -> None:
 def test_event_tracker_notes(history: History, recorder: Recorder) -> None:
     t = EventTracker(recorder)
     t.sync([k8s_event("u0", "Succeeded", "old news", etype="Normal")], initial=True)
-    t.apply("ADDED", k8s_event("u1", "DependencyNotReady", "retrying in 30s error: no tags in database"))
-    t.apply("MODIFIED", k8s_event("u1", "DependencyNotReady", "retrying in 30s error: no tags in database"))
-    t.apply("MODIFIED", k8s_event("u1", "DependencyNotReady", "retrying in 30s error: no tags in database",
+    t.apply("ADDED", k8s_event("u1", "Progressing", "scanning", etype="Normal", kind="ImageRepository"))
+    t.apply("MODIFIED", k8s_event("u1", "Progressing", "scanning", etype="Normal", kind="ImageRepository"))
+    t.apply("MODIFIED", k8s_event("u1", "Progressing", "scanning", etype="Normal", kind="ImageRepository",
                                   count=2))
     t.apply("ADDED", k8s_event("u2", "OOMKilling", "Memory cgroup out of memory", kind="Pod",
                                name="irc-0"))
     notes = history.of(Note)
     assert len(notes) == 4
     assert notes[0].data["initial"] is True and notes[1].data["initial"] is False
-    assert notes[1].message == (f"event Warning DependencyNotReady ImagePolicy/{NS}/app: "
-                                "retrying in 30s error: no tags in database")
+    assert notes[1].message == f"event Normal Progressing ImageRepository/{NS}/app: scanning"
     assert notes[2].data["count"] == 2
     assert notes[3].data["object"] == {"kind": "Pod", "namespace": NS, "name": "irc-0"}
     assert all(n.data["observer"] == "Event" for n in notes)

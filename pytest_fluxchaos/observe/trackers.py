@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain import PodStatus
-from ..history import (Event, History, LeaseHolder, Note, PodState, PolicyLatest, PolicyReady,
-                       PolicySpec, RepositoryReady, RepositoryScan)
+from ..history import (Event, History, KubeEvent, LeaseHolder, Note, PodState, PolicyLatest,
+                       PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from .latency import LatencyProbe
 from .parse import (LEASE_NAME, condition, lease_holder, meta, object_key, policy_latest,
                     ready_state, status_write_time)
@@ -228,8 +228,16 @@ class LeaseTracker(Tracker):
         del self.state[key]
 
 
+IMAGE_KINDS = ("ImagePolicy", "ImageRepository")
+
+
 class EventTracker(Tracker):
-    """core/v1 Events -> Note (one per new event or repetition), for the story."""
+    """core/v1 Events -> one history event per new Event or repetition.
+
+    Warnings about ImagePolicies and ImageRepositories become ``KubeEvent`` (checkers
+    count them: a DependencyNotReady storm is a finding); every other Event a ``Note``
+    for the story.
+    """
 
     kind = "Event"
 
@@ -265,8 +273,24 @@ class EventTracker(Tracker):
             obj.get("lastTimestamp"), "lastTimestamp")
         if initial:
             written = None  # events from before the observer started say nothing about latency
+        if etype == "Warning" and involved.get("kind") in IMAGE_KINDS:
+            self._warning(obj, involved, target, written, src, int(count), data)
+            return
         self.recorder.emit(Note, key=target, written=written, source=src,
                            message=f"event {etype} {reason} {target}: {message}", data=data)
+
+    def _warning(self, obj: dict[str, Any], involved: dict[str, Any], target: str,
+                 written: str | None, src: str, count: int, data: dict[str, Any]) -> None:
+        series = obj.get("series") or {}
+        namespace = involved.get("namespace") or meta(obj).get("namespace", "")
+        self.recorder.emit(
+            KubeEvent, key=target, written=written, source=src, involved_kind=involved["kind"],
+            involved=f"{namespace}/{involved.get('name', '')}", type=data["type"],
+            reason=data["reason"], message=data["message"], count=count,
+            first_timestamp=obj.get("firstTimestamp") or obj.get("eventTime"),
+            last_timestamp=(series.get("lastObservedTime") or obj.get("lastTimestamp")
+                            or obj.get("eventTime")),
+            name=object_key(obj), reporter=data["reporter"])
 
     def deleted(self, key: str, obj: dict[str, Any] | None) -> None:
         uid = meta(obj or {}).get("uid")
