@@ -12,8 +12,9 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_fluxchaos.history import (Event, Fault, History, LeaseHolder, Op, PodState,
-                                      PolicyLatest, PolicyReady, PolicySpec, RepositoryScan)
+from pytest_fluxchaos.history import (Event, Fault, History, KubeEvent, LeaseHolder, Op, PodState,
+                                      PolicyLatest, PolicyReady, PolicySpec, RepositoryReady,
+                                      RepositoryScan)
 
 from .core import CheckContext, PolicyUnderTest
 
@@ -159,6 +160,15 @@ class StoryTeller:
                 return None
             tags = " ".join(ev.latest_tags[:4]) + (" …" if len(ev.latest_tags) > 4 else "")
             return clip(f"scan {ev.repository}: {ev.tag_count} tags [{tags}] rev {ev.revision}")
+        if isinstance(ev, RepositoryReady):
+            if put is not None and put.repository and ev.repository != put.repository:
+                return None
+            return clip(f"repository {short(ev.repository)} Ready {ev.status} {ev.reason}"
+                        + (f": {ev.message}" if ev.message else ""))
+        if isinstance(ev, KubeEvent):
+            mine = put is None or ev.involved in (put.name, put.repository)
+            return clip(f"warning x{ev.count} {ev.involved_kind} {short(ev.involved)} {ev.reason}: "
+                        f"{ev.message}") if mine else None
         if isinstance(ev, Op):
             if ev.type == "invoke" or (put is not None and ev.image != put.image):
                 return None
@@ -184,7 +194,7 @@ class StoryTeller:
     # -- context blocks ----------------------------------------------------------
 
     _PRIORITY = {Fault: 0, LeaseHolder: 0, PodState: 1, PolicyLatest: 1, PolicySpec: 1,
-                 Op: 2, PolicyReady: 2, RepositoryScan: 3}
+                 Op: 2, PolicyReady: 2, RepositoryReady: 2, RepositoryScan: 3, KubeEvent: 3}
 
     def context(self, put: PolicyUnderTest | None, anchor: float, *,
                 before: float | None = None, after: float = 0.0,

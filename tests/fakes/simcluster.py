@@ -18,12 +18,13 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from pytest_fluxchaos.domain import (TOXIC_TYPES, BackendError, ContainerProcess, GitEndpoint, HelperResult, LiarState,
                                      LieLog, PodStatus, ProxyState, ProxyToxic, RegistryLie)
-from pytest_fluxchaos.history import (History, LeaseHolder, PodState, PolicyLatest, PolicyReady,
-                                      PolicySpec, RepositoryScan)
+from pytest_fluxchaos.history import (History, KubeEvent, LeaseHolder, PodState, PolicyLatest,
+                                      PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from pytest_fluxchaos.policy import PolicyError, latest_tag, scan_order
 from pytest_fluxchaos.scenario import Scenario
 from pytest_fluxchaos.variants import Variant
@@ -31,6 +32,11 @@ from pytest_fluxchaos.variants import Variant
 from .simliar import SimLiar
 
 TICK = 0.02
+
+
+def _stamp() -> str:
+    """Now as Kubernetes writes a ``metav1.Time``: UTC, whole seconds."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -69,6 +75,7 @@ class SimNamespace:
     history: History | None = None
     observed: dict[str, Any] = field(default_factory=dict)
     shared_lock_holder: str | None = None
+    warnings: dict[tuple[str, str, str, str], tuple[int, str]] = field(default_factory=dict)
 
 
 class SimEnvironment:
@@ -396,28 +403,8 @@ class SimEnvironment:
         for name, repo in ns.repos.items():
             due = (repo["scan_time"] is None or not leader.db.get(repo["image"])
                    or now - repo["scan_time"] >= repo["interval"])
-            key = (ns.name, repo["image"])
-            served = (self.liar.list_tags(f"{ns.name}/{repo['image']}",
-                                          sorted(self.registry[key]) if key in self.registry else None, leader.name)
-                      if due and self.registry_up else None)
-            if due and self.registry_up and served is None:
-                repo["scan_time"] = now  # the liar answered an error (or NAME_UNKNOWN): a failed scan
-            elif due and self.registry_up:
-                tags = scan_order(served or [], *([repo["exclusion"]] if repo["exclusion"] is not None else []))
-                leader.db[repo["image"]] = list(tags)
-                revision = str(zlib.adler32(json.dumps(list(tags), separators=(",", ":")).encode()))
-                repo["scan_time"] = now
-                if revision != repo["revision"]:
-                    repo["revision"] = revision
-                    for pol in ns.policies.values():
-                        if pol["repository"] == name:
-                            pol["pending"] = True
-                if ns.history:
-                    ns.history.record(RepositoryScan, repository=f"{ns.name}/{name}",
-                                      revision=revision, tag_count=len(tags),
-                                      latest_tags=tuple(tags[:10]))
-            elif due:
-                repo["scan_time"] = now
+            if due:
+                self._scan(ns, name, repo, leader, now)
         for name, pol in ns.policies.items():
             if not pol["pending"]:
                 continue
@@ -435,6 +422,60 @@ class SimEnvironment:
             self._set_policy(ns, name, pol, tag, ("True", "Succeeded",
                              f"Latest image tag for {ns.repos[pol['repository']]['image']} resolved to {tag}"))
 
+    def _scan(self, ns: SimNamespace, name: str, repo: dict[str, Any], leader: SimPod,
+              now: float) -> None:
+        """One scan by the leader. A failed scan marks the repository Ready=False and
+        leaves the policies alone: IRC re-runs a policy only when its repository's
+        revision changes, so it keeps its last Ready=True (image-reflector-controller#449)."""
+        repo["scan_time"] = now  # failed or not, the next scan is an interval away
+        key = (ns.name, repo["image"])
+        served = (self.liar.list_tags(f"{ns.name}/{repo['image']}",
+                                      sorted(self.registry[key]) if key in self.registry else None, leader.name)
+                  if self.registry_up else None)
+        if served is None:
+            why = "the registry answered an error" if self.registry_up else "registry unreachable"
+            self._set_repository(ns, name, repo, ("False", "ReadOperationFailed",
+                                                  f"scan failed: {why} (simulated)"))
+            return
+        tags = scan_order(served, *([repo["exclusion"]] if repo["exclusion"] is not None else []))
+        leader.db[repo["image"]] = list(tags)
+        revision = str(zlib.adler32(json.dumps(list(tags), separators=(",", ":")).encode()))
+        if revision != repo["revision"]:
+            repo["revision"] = revision
+            for pol in ns.policies.values():
+                if pol["repository"] == name:
+                    pol["pending"] = True
+        if ns.history:
+            ns.history.record(RepositoryScan, repository=f"{ns.name}/{name}",
+                              revision=revision, tag_count=len(tags), scan_time=_stamp(),
+                              latest_tags=tuple(tags[:10]))
+        self._set_repository(ns, name, repo, ("True", "Succeeded", f"successful scan: found {len(tags)} "
+                                              f"tags with checksum {revision}"))
+
+    def _set_repository(self, ns: SimNamespace, name: str, repo: dict[str, Any],
+                        ready: tuple[str, str, str]) -> None:
+        """Ready as the observer records it: on a change of status or reason; a failure
+        also warns, as IRC's notify does after every reconcile that ends not Ready."""
+        if ready[:2] != repo.get("ready", ("", ""))[:2] and ns.history:
+            ns.history.record(RepositoryReady, repository=f"{ns.name}/{name}", status=ready[0],
+                              reason=ready[1], message=ready[2])
+        repo["ready"] = ready
+        if ready[0] == "False":
+            self._warn(ns, "ImageRepository", name, ready[1], ready[2])
+
+    def _warn(self, ns: SimNamespace, kind: str, name: str, reason: str, message: str) -> None:
+        """A Warning Event, folded like the API server folds repetitions: one Event object
+        per (object, reason, message) whose count and lastTimestamp grow."""
+        key = (kind, name, reason, message)
+        count, first = ns.warnings.get(key, (0, _stamp()))
+        ns.warnings[key] = (count + 1, first)
+        if ns.history:
+            ns.history.record(KubeEvent, involved_kind=kind, involved=f"{ns.name}/{name}",
+                              type="Warning", reason=reason, message=message, count=count + 1,
+                              first_timestamp=first, last_timestamp=_stamp(),
+                              name=f"{ns.name}/{name}.{zlib.crc32(repr(key).encode()):08x}",
+                              reporter="image-reflector-controller")
+
     def _set_policy(self, ns: SimNamespace, name: str, pol: dict[str, Any], tag: str | None,
                     ready: tuple[str, str, str]) -> None:
         key = f"{ns.name}/{name}"
@@ -445,6 +486,8 @@ class SimEnvironment:
             ns.history.record(PolicyReady, policy=key, status=ready[0], reason=ready[1],
                               message=ready[2])
         pol["ready"] = ready
+        if ready[0] == "False":
+            self._warn(ns, "ImagePolicy", name, ready[1], ready[2])
 
     def _emit_pod(self, ns: SimNamespace, pod: SimPod) -> None:
         if ns.history:
