@@ -325,6 +325,35 @@ def test_timeline_has_tag_names_faults_leaders_and_restarts(report: tuple[Path, 
     assert "semver &gt;=1.0.0" in svg
 
 
+def test_timeline_shows_the_repository_ready_and_its_scans(report: tuple[Path, str]) -> None:
+    _out, html = report
+    svg = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_ha-emptydir")
+    assert ">policy Ready</text>" in svg and ">repo app</text>" in svg
+    # three scans: revisions 1, 2, 2; the last changed nothing
+    marks = re.findall(r'<g id="fc-scan-(\d+)-[^"]*">.*?<use [^>]*style="([^"]*)"', svg, re.S)
+    assert [(i, "stroke: #24292f" in style) for i, style in marks] == [("0", True), ("1", True),
+                                                                      ("2", False)]
+    assert 'id="fc-scan-3-' not in svg
+    assert ">2</text>" in svg and ">3</text>" in svg  # tag counts of the scans that changed the revision
+    # the repository failed during the outage (t=74..84): True, False, True
+    assert [m for m in re.findall(r'id="fc-repo-ready-[^"]*-(\d+)"', svg)] == ["0", "1", "2"]
+    assert ">scan: new revision</text>" in svg
+
+
+def test_timeline_without_repository_observations_has_one_ready_row(tmp_path: Path) -> None:
+    """An older history (or a run that never saw its repository): the Ready panel as before."""
+    from pytest_fluxchaos.htmlreport.model import policy_timeline
+
+    history = stale_failover_history(False)
+    old = History.from_events([e for e in history.events
+                               if not isinstance(e, (RepositoryReady, RepositoryScan))])
+    pol = policy_timeline(old, POLICY, "v1.2.4", [])
+    assert (pol.repository, pol.repo_ready, pol.scans) == (f"{NS}/app", [], [])
+    pol = policy_timeline(history, POLICY, "v1.2.4", [])
+    assert [(s.tag_count, s.revision, s.changed) for s in pol.scans] == [(2, "1", True), (3, "2", True),
+                                                                         (3, "2", False)]
+
+
 def test_evidence_stories_and_relative_artifact_links(report: tuple[Path, str]) -> None:
     _out, html = report
     ha = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_ha-emptydir")
