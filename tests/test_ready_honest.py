@@ -78,7 +78,7 @@ def test_ready_true_again_while_still_failing_is_false():
 
 
 def test_a_failure_under_the_bound_is_true():
-    v = check(outage(recover=100.0))
+    v = check(outage(end_at(300.0), recover=100.0))  # Ready=True after the recovery is honest
     assert v.valid is Validity.TRUE, v.story
     assert v.data["policies"][APP.name]["failures"][0]["failed_for"] == pytest.approx(50.0)
 
