@@ -106,8 +106,13 @@ def test_observer_records_a_failing_repository_and_its_warnings(
                                         kind="ImageRepository"))
     wait_until(lambda: len(history.of(KubeEvent)) == 2 and len(history.of(RepositoryReady)) == 2, 5,
                what="two warnings and the failure recorded", condition=arrivals.cond)
+    source.apply("ImageRepository", repository(revision="2", scan_time="2026-01-01T00:05:00Z",
+                                               tags=("1.3.0", "1.2.0"), ready=("True", "Succeeded", "found 2")))
+    wait_until(lambda: len(history.of(RepositoryReady)) == 3, 5, what="the recovery recorded",
+               condition=arrivals.cond)
     readies = [(e.status, e.reason, e.message) for e in history.of(RepositoryReady)]
-    assert readies == [("True", "Succeeded", "found 1"), ("False", "ReadOperationFailed", SCAN_FAILED)]
+    assert readies == [("True", "Succeeded", "found 1"), ("False", "ReadOperationFailed", SCAN_FAILED),
+                       ("True", "Succeeded", "found 2")]
     assert [w.count for w in history.of(KubeEvent)] == [1, 2]
 
     put = PolicyUnderTest(f"{NS}/app", "app", {"semver": {"range": ">=1.0.0"}})
