@@ -47,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
                    "scenario through the fluxchaos fixture with these variants/versions")
     config.addinivalue_line(
         "markers", "fluxchaos_suite: a scenario item collected from a YAML suite")
+    config.addinivalue_line(
+        "markers", "fluxchaos_explore: an exploration collected from a suite's explore: section")
     settings = load_settings(config)
     session = FluxChaosSession(config, settings)
     config.hook.pytest_fluxchaos_register_backends(registry=session.backends)
@@ -86,8 +88,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class SuiteFile(pytest.File):
     """A YAML suite; validated whole before any environment is created."""
 
-    def collect(self) -> Iterator[ScenarioItem]:
+    def collect(self) -> Iterator[pytest.Item]:
         suite = load_suite(self.path)
+        if suite.explore is not None:
+            from .explore_run import explore_items
+            yield from explore_items(self, suite)
         fc = get_session(self.config)
         versions = fc.settings.flux_versions
         if fc.settings.variants:
