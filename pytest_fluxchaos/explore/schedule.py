@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Literal, Union
+from typing import Literal
 
 from ..durations import format_duration
 from ..policy import PolicyError, latest_tag
@@ -59,7 +59,7 @@ class Wait:
     seconds: float = 0.0
 
 
-Move = Union[Push, Delete, Inject, Reconcile, Wait]
+Move = Push | Delete | Inject | Reconcile | Wait
 
 
 @dataclass(frozen=True)

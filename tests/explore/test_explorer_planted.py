@@ -127,7 +127,7 @@ def test_xdist_workers_explore_disjoint_slices_of_one_seed_space():
         Explorer(s, record, seed=4, worker=worker, workers=2, max_schedules=5).run()
         seen.append(runs)
     whole: list[int] = []
-    Explorer(s, lambda sc, v, l: (whole.append(sc.seed), stale_failover(sc, v, l))[1], seed=4,
+    Explorer(s, lambda sc, v, label: (whole.append(sc.seed), stale_failover(sc, v, label))[1], seed=4,
              max_schedules=10).run()
     assert seen[0] and seen[1] and not set(seen[0]) & set(seen[1])
     assert set(seen[0]) | set(seen[1]) == set(whole)

@@ -100,7 +100,8 @@ def test_the_exploration_page_shows_the_shrink_path():
     from pytest_fluxchaos.htmlreport.exploration import render_exploration
     data = {"explore": "x", "seed": 4, "seconds": 12.0, "schedules": 3, "errors": 0, "invalid": 1, "flaky": 1,
             "duplicates": 0, "confirm": {"k": 3, "r": 3},
-            "findings": [{"checkers": ["no-regression"], "signature": "no-regression:abc", "name": "x-no-regression-abc",
+            "findings": [{"checkers": ["no-regression"], "signature": "no-regression:abc",
+                          "name": "x-no-regression-abc",
                           "found_at": 5.0, "runs": 7, "one_minimal": True, "budget_reached": False,
                           "minimal_run": "/a/runs/0007-shrink",
                           "original": {"variant": "ha-emptydir", "moves": ["push app 1.0.0", "kill leader", "wait 3s"]},
@@ -108,7 +109,8 @@ def test_the_exploration_page_shows_the_shrink_path():
                           "shrink_path": [{"why": "remove move 3", "failing": True, "runs": 3, "variant": "ha-emptydir",
                                            "moves": ["push app 1.0.0", "kill leader"]},
                                           {"why": "kill -> pod-delete", "failing": False, "runs": 1,
-                                           "variant": "ha-emptydir", "moves": ["push app 1.0.0", "pod-delete <leader>"]}]}],
+                                           "variant": "ha-emptydir",
+                                           "moves": ["push app 1.0.0", "pod-delete <leader>"]}]}],
             "trials": [{"index": 0, "phase": "explore", "schedule": {"variant": "single", "moves": ["push"]},
                         "failing": [], "error": None, "seconds": 2.0, "artifacts": "/a/runs/0001-explore"}]}
     page = render_exploration(data, Path("/a"))
