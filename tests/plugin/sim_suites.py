@@ -51,30 +51,6 @@ scenarios:
     bounds: {converge: 5s, settle: 1s, stuck: 5s, timeout: 30s}
 """
 
-EXPLORE = """
-suite: sim-explore
-explore:
-  name: sim-stale
-  description: the simulated controller regresses on a stale takeover (its planted bug)
-  images:
-    - name: app
-      tags: {semver: {start: 1.0.0, bump: minor}}
-  repositories:
-    - {name: app, image: app, interval: 2s}
-  policies:
-    - {name: app-semver, repository: app, policy: {semver: {range: ">=1.0.0"}}}
-  variants: [single, ha-emptydir]
-  rounds: {min: 2, max: 3}
-  faults: {oom-kill: 2, kill: 2, pod-delete: 1}
-  waits: 4s
-  delays: {min: 0s, max: 1s}
-  budget: {schedules: 30}
-  confirm: {k: 2, r: 2}
-  shrink: {runs: 30}
-  expect-findings: [no-regression]
-  bounds: {converge: 4s, settle: 1s, stuck: 8s, wait: 10s, timeout: 60s}
-"""
-
 EXPLORE_SMALL = """
 suite: sim-explore-small
 explore:
