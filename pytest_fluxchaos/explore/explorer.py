@@ -232,12 +232,14 @@ class Explorer:
         def fails(candidate: Schedule) -> tuple[bool, int]:
             failing, spent, failing_trial = self._fails(candidate, primary(trial.failing), "shrink")
             if failing_trial is not None:
-                minimal_trials[signature(candidate) + repr(candidate.moves)] = failing_trial
+                with self._lock:
+                    minimal_trials[signature(candidate) + repr(candidate.moves)] = failing_trial
             return failing, spent
 
         budget_end = None if self.spec.shrink.time is None else self.clock() + self.spec.shrink.time
         shrinker = Shrinker(self.spec, fails, max_runs=self.spec.shrink.runs,
-                            out_of_time=lambda: budget_end is not None and self.clock() >= budget_end)
+                            out_of_time=lambda: budget_end is not None and self.clock() >= budget_end,
+                            parallel=self.parallel)
         result = shrinker.shrink(trial.schedule)
         minimal = minimal_trials.get(signature(result.minimal) + repr(result.minimal.moves), last)
         finding = Finding(tuple(sorted(trial.failing, key=_rank)), trial.schedule, round(found_at, 3), result, minimal,

@@ -7,6 +7,11 @@ a time: fewer tags per push, a weaker fault (oom-kill -> kill -> pod-delete), no
 keep-down, half the duration or delay, and the variant's axes back to their defaults.
 Both passes repeat until neither changes anything or the budget runs out.
 
+With ``parallel`` > 1, ddmin tests its candidates (the chunks, then the complements) that
+many at a time and takes the first failing one *in ddmin's order*, so the result is the
+one a sequential ddmin reaches; a real run is mostly waiting (a lease to expire, a scan),
+so K namespaces on one control plane shrink about K times faster.
+
 ``fails`` is the judged predicate (k of r runs, see :mod:`.judge`); every candidate and
 its answer is recorded, cached by the schedule's content, so the report can show the path
 and no candidate is ever run twice.
@@ -14,7 +19,9 @@ and no candidate is ever run twice.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from .schedule import Delete, Inject, InvalidSchedule, Move, Push, Schedule, VariantPick, Wait, key
@@ -51,10 +58,13 @@ class Shrinker:
     """``fails(schedule) -> (failing, runs spent)``; raises InvalidSchedule for non-scenarios."""
 
     def __init__(self, spec: ExploreSpec, fails: Callable[[Schedule], tuple[bool, int]], *,
-                 max_runs: int, out_of_time: Callable[[], bool] = lambda: False) -> None:
+                 max_runs: int, out_of_time: Callable[[], bool] = lambda: False,
+                 parallel: int = 1) -> None:
         self.spec = spec
         self.fails = fails
         self.max_runs = max_runs
+        self.parallel = max(1, parallel)
+        self._lock = threading.Lock()
         self.out_of_time = out_of_time
         self.cache: dict[str, bool | None] = {}
         self.result: ShrinkResult | None = None
@@ -78,20 +88,46 @@ class Shrinker:
     def _test(self, candidate: Schedule, why: str) -> bool:
         assert self.result is not None
         k = key(candidate)
-        if k in self.cache:
-            return bool(self.cache[k])
-        if self.result.runs >= self.max_runs or self.out_of_time():
-            raise BudgetExhausted
+        with self._lock:
+            if k in self.cache:
+                return bool(self.cache[k])
+            if self.result.runs >= self.max_runs or self.out_of_time():
+                raise BudgetExhausted
         try:
             failing, runs = self.fails(candidate)
         except InvalidSchedule:
-            self.cache[k] = None
-            self.result.path.append(Step(candidate, None, why))
+            with self._lock:
+                self.cache[k] = None
+                self.result.path.append(Step(candidate, None, why))
             return False
-        self.cache[k] = failing
-        self.result.runs += runs
-        self.result.path.append(Step(candidate, failing, why, runs))
+        with self._lock:
+            self.cache[k] = failing
+            self.result.runs += runs
+            self.result.path.append(Step(candidate, failing, why, runs))
         return failing
+
+    def _first_failing(self, candidates: list[tuple[Schedule, str]]) -> int | None:
+        """Index of the first failing candidate, testing ``parallel`` of them at a time."""
+        if self.parallel == 1:
+            return next((i for i, (c, why) in enumerate(candidates) if self._test(c, why)), None)
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="fluxchaos-shrink") as pool:
+            for start in range(0, len(candidates), self.parallel):
+                batch = candidates[start:start + self.parallel]
+                futures = [pool.submit(self._test, c, why) for c, why in batch]
+                outcomes = []
+                exhausted = False
+                for future in futures:  # every started run is waited for and recorded
+                    try:
+                        outcomes.append(future.result())
+                    except BudgetExhausted:
+                        exhausted = True
+                        outcomes.append(False)
+                hit = next((start + i for i, failed in enumerate(outcomes) if failed), None)
+                if hit is not None:
+                    return hit
+                if exhausted:
+                    raise BudgetExhausted
+        return None
 
     # -- ddmin over moves ----------------------------------------------------------------
     def _ddmin(self, schedule: Schedule) -> tuple[Schedule, bool]:
@@ -100,16 +136,17 @@ class Shrinker:
         while len(moves) >= 2:
             chunks = _split(moves, n)
             reduced = False
-            for i, chunk in enumerate(chunks):  # a chunk alone
-                if len(chunks) > 2 and self._test(schedule.with_moves(tuple(chunk)), f"keep chunk {i + 1}/{n}"):
-                    moves, n, reduced = chunk, 2, True
-                    break
-            if not reduced:
-                for i in range(len(chunks)):  # everything but one chunk
-                    rest = [m for j, c in enumerate(chunks) if j != i for m in c]
-                    if self._test(schedule.with_moves(tuple(rest)), _removed(chunks, i, moves)):
-                        moves, n, reduced = rest, max(n - 1, 2), True
-                        break
+            if len(chunks) > 2:  # a chunk alone
+                hit = self._first_failing([(schedule.with_moves(tuple(chunk)), f"keep chunk {i + 1}/{n}")
+                                           for i, chunk in enumerate(chunks)])
+                if hit is not None:
+                    moves, n, reduced = chunks[hit], 2, True
+            if not reduced:  # everything but one chunk
+                rests = [[m for j, c in enumerate(chunks) if j != i for m in c] for i in range(len(chunks))]
+                hit = self._first_failing([(schedule.with_moves(tuple(rest)), _removed(chunks, i, moves))
+                                           for i, rest in enumerate(rests)])
+                if hit is not None:
+                    moves, n, reduced = rests[hit], max(n - 1, 2), True
             if not reduced:
                 if n >= len(moves):
                     return schedule.with_moves(tuple(moves)), True

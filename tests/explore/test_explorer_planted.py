@@ -188,3 +188,34 @@ def test_a_fault_the_variant_cannot_take_is_no_scenario():
     scenario, _ = compile_schedule(s, Schedule(VariantPick("ha-emptydir"), (Push("app", ("1.0.0",)),
                                                                             Inject("kill", "standby")), 1))
     assert scenario.steps[1].fault is not None and scenario.steps[1].fault.target == "standby"
+
+
+def test_a_parallel_shrink_reaches_the_sequential_minimum():
+    import threading
+    import time
+
+    from pytest_fluxchaos.explore.shrink import Shrinker
+    s = spec()
+    schedule = Schedule(VariantPick("ha-emptydir"), (
+        Push("app", ("1.0.0", "1.1.0")), Wait("converged"), Inject("pod-delete", "standby"),
+        Inject("oom-kill", "leader", keep_down=True), Wait("delay", 4.0), Push("app", ("1.2.0",)),
+        Wait("pods-running"), Inject("oom-kill", "leader", keep_down=True), Push("app", ("1.3.0",))), seed=1)
+    concurrent, peak = [0], [0]
+    guard = threading.Lock()
+
+    def fails(candidate):
+        with guard:
+            concurrent[0] += 1
+            peak[0] = max(peak[0], concurrent[0])
+        time.sleep(0.01)  # a run takes time; lets the other thread's run overlap
+        with guard:
+            concurrent[0] -= 1
+        scenario, variant = compile_schedule(s, candidate)
+        return stale_failover(scenario, variant, "t").verdicts["no-regression"] == "false", 1
+
+    sequential = Shrinker(s, fails, max_runs=500).shrink(schedule)
+    parallel = Shrinker(s, fails, max_runs=500, parallel=3).shrink(schedule)
+    assert parallel.minimal == sequential.minimal and parallel.one_minimal
+    assert [describe(m) for m in parallel.minimal.moves] == [
+        "push app 1.1.0", "kill leader", "push app 1.2.0", "kill leader"]
+    assert peak[0] >= 2
