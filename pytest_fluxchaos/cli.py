@@ -2,7 +2,9 @@
 
 ``fluxchaos gc`` removes containers, networks and volumes left by crashed runs (by the
 plugin's labels); ``fluxchaos assets ...`` is ``python -m pytest_fluxchaos.assets``;
-``fluxchaos faults`` prints the fault table the suites, the nemesis and the docs share.
+``fluxchaos faults`` prints the fault table the suites, the nemesis and the docs share;
+``fluxchaos explore SUITE`` runs the suite's ``explore:`` section through pytest (the same
+item ``pytest -p fluxchaos SUITE`` collects), so both paths share every option.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("report", help="render the HTML report of an artifacts directory (see --help)",
                    add_help=False)
+    sub.add_parser("explore", help="generate, run and shrink schedules from a suite's explore: section "
+                                   "(see --help)", add_help=False)
+    if argv[:1] == ["explore"]:
+        return explore_main(argv[1:])
     if argv[:1] == ["report"]:
         from .htmlreport.__main__ import main as report_main
         return report_main(argv[1:], prog="fluxchaos report")
@@ -52,6 +58,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fluxchaos gc: {sum(len(v) for v in removed.values())} objects removed")
         return 0
     return 2
+
+
+def explore_main(argv: list[str]) -> int:
+    """``fluxchaos explore SUITE [options] [-- pytest options]``: a front for pytest."""
+    parser = argparse.ArgumentParser(prog="fluxchaos explore",
+                                     description="Run a suite's explore: section: generate schedules, "
+                                                 "run them, shrink what fails (a pytest run underneath).")
+    parser.add_argument("suite", help="a suite YAML file with an explore: section")
+    parser.add_argument("--seed", help="replay this exploration (printed by every run)")
+    parser.add_argument("--budget", help="time budget (e.g. 45m)")
+    parser.add_argument("--schedules", help="number of schedules (0: only the time budget)")
+    parser.add_argument("--parallel", help="schedules at once, each in its own namespace")
+    parser.add_argument("--backend", help="kind (default) or docker")
+    parser.add_argument("--artifacts", help="directory for runs, findings and exploration.json")
+    parser.add_argument("-n", "--workers", help="pytest-xdist workers: each explores a slice of the seed space")
+    parser.add_argument("pytest_args", nargs="*", help="more pytest options, after --")
+    args = parser.parse_args(argv)
+    from pathlib import Path
+
+    if not Path(args.suite).is_file():
+        print(f"fluxchaos explore: {args.suite}: no such suite file", file=sys.stderr)
+        return 4
+    import pytest
+
+    options = {"seed": args.seed, "explore-budget": args.budget, "explore-schedules": args.schedules,
+               "explore-parallel": args.parallel, "backend": args.backend, "artifacts": args.artifacts}
+    command = [args.suite, "-m", "fluxchaos_explore", "-p", "fluxchaos"]
+    command += [f"--fluxchaos-{name}={value}" for name, value in options.items() if value is not None]
+    if args.workers:
+        command += ["-n", args.workers]
+    return int(pytest.main(command + list(args.pytest_args)))
 
 
 if __name__ == "__main__":

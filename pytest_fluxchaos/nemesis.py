@@ -56,16 +56,29 @@ class Nemesis:
         self._lock = threading.Lock()
 
     # -- targets -----------------------------------------------------------------
-    def resolve_target(self, target: str, controller: str = REFLECTOR) -> str:
-        """A pod of ``controller`` (IRC's unless a fault says ``controller: automation``)."""
+    def resolve_target(self, target: str, controller: str = REFLECTOR, timeout: float = 0.0) -> str:
+        """A pod of ``controller`` (IRC's unless a fault says ``controller: automation``).
+
+        ``leader`` is a *live* pod holding the Lease: right after a pod deletion the Lease
+        still names the deleted pod until it expires, so wait (up to ``timeout``) for a
+        current pod to lead instead of faulting a pod that is gone.
+        """
         if target in ("registry", "git"):
             return target
-        pods = env_pods(self.env, self.namespace, controller)
         if target == "leader":
-            leader = env_leader(self.env, self.namespace, controller)
-            if leader is None:
-                raise TargetError("no pod holds the leader Lease")
-            return leader
+            def live_leader() -> str | None:
+                holder = env_leader(self.env, self.namespace, controller)
+                names = {p.name for p in env_pods(self.env, self.namespace, controller)}
+                return holder if holder in names else None
+            try:
+                # an API error while the control plane is under a fault is "not yet"
+                return wait_until(live_leader, timeout, what="a live pod to hold the leader Lease",
+                                  interval=0.2)
+            except WaitTimeout:
+                holder = env_leader(self.env, self.namespace, controller)
+                raise TargetError("no pod holds the leader Lease" if holder is None else
+                                  f"the leader Lease names {holder}, which is no current pod") from None
+        pods = env_pods(self.env, self.namespace, controller)
         if target == "standby":
             leader = env_leader(self.env, self.namespace, controller)
             standbys = [p.name for p in pods if p.name != leader]
@@ -89,7 +102,8 @@ class Nemesis:
         fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace,
                             injection=next(self._injections))
         try:
-            fault.resolved = self.resolve_target(action.target, action_controller(action))
+            fault.resolved = self.resolve_target(action.target, action_controller(action),
+                                                 timeout=action.confirm_timeout)
         except TargetError as exc:
             self._record(fault, "inject", outcome="failed", detail={"error": str(exc)})
             self._record(fault, "confirm", outcome="failed", detail={"error": str(exc)})

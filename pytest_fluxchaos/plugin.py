@@ -47,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
                    "scenario through the fluxchaos fixture with these variants/versions")
     config.addinivalue_line(
         "markers", "fluxchaos_suite: a scenario item collected from a YAML suite")
+    config.addinivalue_line(
+        "markers", "fluxchaos_explore: an exploration collected from a suite's explore: section")
     settings = load_settings(config)
     session = FluxChaosSession(config, settings)
     config.hook.pytest_fluxchaos_register_backends(registry=session.backends)
@@ -54,6 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, SESSION_PLUGIN)
     config.pluginmanager.register(session.progress, "fluxchaos-progress")  # clears its live line
     config.pluginmanager.register(ResultLines.from_config(config), "fluxchaos-lines")
+    from .explore_run import ExploreReports
+    config.pluginmanager.register(ExploreReports(config), "fluxchaos-explore-reports")
 
 
 def get_session(config: pytest.Config) -> FluxChaosSession:
@@ -86,8 +90,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class SuiteFile(pytest.File):
     """A YAML suite; validated whole before any environment is created."""
 
-    def collect(self) -> Iterator[ScenarioItem]:
+    def collect(self) -> Iterator[pytest.Item]:
         suite = load_suite(self.path)
+        if suite.explore is not None:
+            from .explore_run import explore_items
+            yield from explore_items(self, suite)
         fc = get_session(self.config)
         versions = fc.settings.flux_versions
         if fc.settings.variants:

@@ -26,13 +26,8 @@ domain, may use this module).
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import logging
 import re
-import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +45,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from .oci_image import MANIFEST_ACCEPT, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, _sha256, image_for_tag
+
 __all__ = [
     "OCI_MANIFEST",
     "OCI_CONFIG",
@@ -62,14 +59,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST))
 
 # distribution spec grammar (name components joined by '/', tag max 128 chars)
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
@@ -112,58 +101,6 @@ class _Transient(Exception):
     def __init__(self, error: RegistryError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _build_layer() -> tuple[bytes, str]:
-    """A constant, deterministic tar.gz with one small file; returns (blob, diff_id)."""
-    payload = b"fluxchaos test image\n"
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        info = tarfile.TarInfo("fluxchaos.txt")
-        info.size = len(payload)
-        info.mtime = 0
-        info.mode = 0o644
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        tar.addfile(info, io.BytesIO(payload))
-    tar_bytes = raw.getvalue()
-    return gzip.compress(tar_bytes, compresslevel=9, mtime=0), _sha256(tar_bytes)
-
-
-_LAYER, _LAYER_DIFF_ID = _build_layer()
-
-
-def image_for_tag(repository: str, tag: str, nonce: str | None = None) -> dict[str, bytes]:
-    """The blobs and manifest ``push_tag`` uploads (deterministic; pure).
-
-    Returns ``{"config": ..., "layer": ..., "manifest": ...}`` as bytes. The config
-    holds the repository, the tag and the optional nonce, hence a digest unique to
-    them; the layer is shared by all images.
-    """
-    labels = {"io.fluxchaos.repository": repository, "io.fluxchaos.tag": tag}
-    if nonce is not None:
-        labels["io.fluxchaos.nonce"] = nonce
-    config = _canonical_json({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": labels},
-        "rootfs": {"type": "layers", "diff_ids": [_LAYER_DIFF_ID]},
-    })
-    manifest = _canonical_json({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": _sha256(config), "size": len(config)},
-        "layers": [{"mediaType": OCI_LAYER, "digest": _sha256(_LAYER), "size": len(_LAYER)}],
-    })
-    return {"config": config, "layer": _LAYER, "manifest": manifest}
 
 
 def _with_query(url: str, **params: str) -> str:

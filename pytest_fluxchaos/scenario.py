@@ -107,6 +107,9 @@ class Trigger(Model):
     """The leader's last Lease renewal is at least this old: a fault injected then lands
     late in the renew cycle, when the standby observed the last renewal long ago."""
     timeout: Duration | None = None
+    optional: bool = False
+    """On timeout, note it and go on instead of ending the run "could not proceed" (the
+    explorer's waits: a schedule that gets stuck must still be judged)."""
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:

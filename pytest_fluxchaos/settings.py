@@ -32,6 +32,12 @@ OPTIONS: list[tuple[str, str, Any, IniType | None]] = [
                "or online (official images)", "auto", None),
     ("parallel", "run a scenario's variants concurrently on one control plane "
                  "(each in its own namespace with its own Lease)", False, "bool"),
+    ("explore-budget", "time budget of each exploration (e.g. 45m); overrides the suite's "
+                       "explore.budget.time", None, None),
+    ("explore-schedules", "number of schedules each exploration runs (overrides the suite's "
+                          "explore.budget.schedules; 0: only the time budget)", None, None),
+    ("explore-parallel", "schedules an exploration runs at once on one control plane, each in its "
+                         "own namespace (overrides explore.parallel)", None, None),
     ("allow-cluster", "name of an existing cluster the plugin may inject faults into "
                       "(chaos never runs against a cluster the plugin did not create otherwise)",
      None, None),
@@ -51,6 +57,9 @@ class Settings:
     assets: str
     allow_cluster: str | None
     parallel: bool = False
+    explore_budget: float | None = None
+    explore_schedules: int | None = None
+    explore_parallel: int | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -104,6 +113,19 @@ def load_settings(config: pytest.Config) -> Settings:
     if assets not in ("auto", "offline", "online"):
         raise pytest.UsageError(f"--fluxchaos-assets: expected auto, offline or online, got {assets!r}")
     artifacts = _raw(config, "artifacts")
+
+    def count(name: str, low: int) -> int | None:
+        value = _raw(config, name)
+        if value in (None, ""):
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            number = low - 1
+        if number < low:
+            raise pytest.UsageError(f"--fluxchaos-{name}: expected an integer >= {low}, got {value!r}")
+        return number
+
     return Settings(
         backend=backend,
         variants=_csv(_raw(config, "variants")),
@@ -116,4 +138,7 @@ def load_settings(config: pytest.Config) -> Settings:
         assets=assets,
         allow_cluster=_raw(config, "allow-cluster") or None,
         parallel=bool(_raw(config, "parallel")),
+        explore_budget=duration("explore-budget"),
+        explore_schedules=count("explore-schedules", 0),
+        explore_parallel=count("explore-parallel", 1),
     )

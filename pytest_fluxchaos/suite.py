@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from .checkers import CHECKER_NAMES, GIT_CHECKER_NAMES
+from .explore.spec import ExploreSpec
 from .scenario import Bounds, Model, Scenario
 from .variants import PRESETS, Variant, VariantError, resolve
 
@@ -38,7 +39,8 @@ class SuiteDoc(Model):
     description: str = ""
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
-    scenarios: list[dict[str, Any]] = Field(min_length=1)
+    scenarios: list[dict[str, Any]] = Field(default_factory=list)
+    explore: dict[str, Any] | None = None
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Suite:
     scenarios: list[Scenario]
     default_variants: list[str] = field(default_factory=lambda: ["single"])
     lines: dict[str, int] = field(default_factory=dict)  # scenario name -> line
+    explore: ExploreSpec | None = None  # the suite's ``explore:`` section
 
     def variants_for(self, scenario: Scenario, override: Sequence[str] | None = None) -> list[str]:
         """Variants to run: the command line wins, then the scenario, then the suite default."""
@@ -218,11 +221,40 @@ def load_suite(path: str | Path) -> Suite:
                               f"scenarios.{index}.{msg}")
                    for loc, msg in check_references(scenario, known_variants)]
         scenarios.append(scenario)
+    explore = None
+    if doc.explore is not None:
+        explore, problems = _explore(path, root, doc, known_variants)
+        issues += problems
+    elif not doc.scenarios:
+        issues.append(SuiteIssue(path, 1, "expected a 'scenarios' list or an 'explore' section"))
     if issues:
         raise SuiteError(sorted(issues, key=lambda i: i.line or 0))
     return Suite(path=path, name=doc.suite or path.stem, description=doc.description,
                  variants=custom, scenarios=scenarios, default_variants=default_variants,
-                 lines=lines)
+                 lines=lines, explore=explore)
+
+
+def _explore(path: Path, root: Any, doc: SuiteDoc,
+             known_variants: dict[str, Any]) -> tuple[ExploreSpec | None, list[SuiteIssue]]:
+    """The ``explore:`` section, checked like a scenario (its world) plus its own rules."""
+    body = dict(doc.explore or {})
+    if doc.defaults.bounds is not None:
+        body["bounds"] = {**doc.defaults.bounds, **(body.get("bounds") or {})}
+    try:
+        spec = ExploreSpec.model_validate(body)
+    except ValidationError as exc:
+        return None, _pydantic_issues(path, root, exc, ("explore",))
+    issues = [SuiteIssue(path, _line_of(root, ("explore",) + loc), f"explore.{msg}")
+              for loc, msg in check_references(spec.base(), known_variants)]
+    for i, name in enumerate(spec.variants or []):
+        if name not in known_variants:
+            issues.append(SuiteIssue(path, _line_of(root, ("explore", "variants", i)),
+                                     f"explore.variants.{i}: {_unknown_variant(name, known_variants)}"))
+    for image in spec.images:
+        if not image.tags:
+            issues.append(SuiteIssue(path, _line_of(root, ("explore", "images")),
+                                     f"explore.images: image {image.name!r} needs a tag sequence to push from"))
+    return spec, issues
 
 
 def _unknown_variant(name: str, known: dict[str, Any]) -> str:

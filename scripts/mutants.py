@@ -103,11 +103,32 @@ MUTANTS = [
      "        counts[key] = max(counts.get(key, 0), e.count)\n", "        counts[key] = counts.get(key, 0) + e.count\n"),
     ("observer: warnings about image objects recorded as notes", "pytest_fluxchaos/observe/trackers.py",
      '        if etype == "Warning" and involved.get("kind") in IMAGE_KINDS:\n', "        if False:\n"),
+    ("nemesis: leader resolved without waiting for a live pod", "pytest_fluxchaos/nemesis.py",
+     "                                                 timeout=action.confirm_timeout)\n",
+     "                                                 timeout=0.0)\n"),
+    # the explorer's own rules; their tests are tests/explore (milliseconds, planted bugs)
+    ("explore: one failure in r runs believed", "pytest_fluxchaos/explore/judge.py",
+     "    return Judgement(failures >= k, runs, failures)\n", "    return Judgement(failures >= 1, runs, failures)\n",
+     ["tests/explore"]),
+    ("explore: ddmin never removes single moves", "pytest_fluxchaos/explore/shrink.py",
+     "                n = min(len(moves), 2 * n)\n", "                return schedule.with_moves(tuple(moves)), True\n",
+     ["tests/explore"]),
+    ("explore: faults never weakened", "pytest_fluxchaos/explore/shrink.py",
+     'WEAKER = {"oom-kill": "kill", "kill": "pod-delete"}', "WEAKER: dict[str, str] = {}", ["tests/explore"]),
+    ("explore: unknown where true was expected is no failure", "pytest_fluxchaos/explore/explorer.py",
+     '        elif verdict == "unknown" and want is True:\n', '        elif False:\n', ["tests/explore"]),
+    ("explore: a standby fault on one replica compiles", "pytest_fluxchaos/explore/schedule.py",
+     '            if move.target in ("standby", "pod-1") and replicas < 2:\n', "            if False:\n",
+     ["tests/explore"]),
+    ("explore: xdist workers explore the same schedules", "pytest_fluxchaos/explore/explorer.py",
+     "                    index += self.workers\n", "                    index += 1\n", ["tests/explore"]),
 ]
 
 
-def run(mutant: tuple[str, str, str, str], tests: list[str]) -> tuple[bool, str, float]:
-    name, rel, old, new = mutant
+def run(mutant: tuple[object, ...], tests: list[str]) -> tuple[bool, str, float]:
+    name, rel, old, new = (str(x) for x in mutant[:4])
+    if len(mutant) > 4 and tests == TESTS:
+        tests = list(mutant[4])  # type: ignore[call-overload]  # the mutant's own tests
     with tempfile.TemporaryDirectory(prefix="fluxchaos-mutant-") as tmp:
         scratch = Path(tmp)
         shutil.copytree(ROOT / "pytest_fluxchaos", scratch / "pytest_fluxchaos")

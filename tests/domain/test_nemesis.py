@@ -161,3 +161,29 @@ def test_git_outage_heals_after_its_duration_and_an_ignored_stop_is_unknown(sim:
     sim.nemesis.inject(FaultAction(kind="git-outage", duration=0.2, confirm_timeout=0.5))
     assert [e.outcome for e in sim.history.of(Fault) if e.phase == "confirm"] == ["ok", "unconfirmed"]
     assert landed(sim) is Validity.UNKNOWN
+
+
+def test_leader_means_a_live_pod_after_a_pod_deletion(sim: Sim) -> None:
+    """Found by exploring the simulation: right after the leader's pod is deleted the Lease
+    still names it; a second leader fault must wait for a live leader, not fail on a ghost."""
+    old = sim.env.leader(sim.ns)
+    sim.nemesis.inject(FaultAction(kind="pod-delete", target="leader", confirm_timeout=3))
+    assert sim.env.leader(sim.ns) == old and old not in {p.name for p in sim.env.pods(sim.ns)}
+    fault = sim.nemesis.inject(FaultAction(kind="kill", target="leader", confirm_timeout=5))
+    assert fault.resolved != old and fault.resolved in {p.name for p in sim.env.pods(sim.ns)}
+    assert landed(sim) is Validity.TRUE
+
+
+def test_a_ghost_leader_that_never_goes_is_a_failed_fault_naming_it(sim: Sim) -> None:
+    old = sim.env.leader(sim.ns)
+    with sim.env._lock:  # every pod frozen: nobody can take the Lease over
+        for pod in sim.env.namespaces[sim.ns].pods:
+            pod.frozen = True
+    sim.env.delete_pod(sim.ns, old)
+    with sim.env._lock:
+        for pod in sim.env.namespaces[sim.ns].pods:
+            pod.frozen = True
+    sim.nemesis.inject(FaultAction(kind="kill", target="leader", confirm_timeout=0.5))
+    confirm = confirm_of(sim)
+    assert confirm.outcome == "failed"
+    assert f"names {old}, which is no current pod" in confirm.detail["error"]

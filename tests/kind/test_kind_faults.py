@@ -392,3 +392,5 @@ def test_factory_refuses_before_resolving_assets(tmp_path: Path, monkeypatch: py
                                                     node_image_source="--kind-image"))
     assert lines == [f"kind: node image node:x (--kind-image; path: given by the user), kind {kind} (--kind-bin)",
                      "kind: kind v0.30.0 go1.26.8 linux/amd64 (--kind-bin)"]
+    from pytest_fluxchaos.backends.kind import cluster_lock
+    assert cluster_lock.lock_path("theirs") not in cluster_lock._held  # refused: the lock is let go

@@ -74,3 +74,28 @@ scenarios:
       "*": {ready-honest: false}
     bounds: {converge: 4s, settle: 0.5s, stuck: 5s, honest: 0.5s, wait: 5s, timeout: 30s}
 """
+
+EXPLORE_SMALL = """
+suite: sim-explore-small
+explore:
+  name: sim-small
+  images:
+    - name: app
+      tags: {semver: {start: 1.0.0, bump: minor}}
+  repositories:
+    - {name: app, image: app, interval: 2s}
+  policies:
+    - {name: app-semver, repository: app, policy: {semver: {range: ">=1.0.0"}}}
+  variants: [ha-emptydir]
+  rounds: {min: 2, max: 3}
+  faults: {oom-kill: 1, kill: 1}
+  keep-down: 1
+  waits: 4s
+  delays: {min: 0s, max: 1s}
+  budget: {schedules: 4}
+  confirm: {k: 1, r: 1}
+  shrink: {runs: 4}
+  expect: {converges: any}
+  expect-findings: [no-regression]
+  bounds: {converge: 3s, settle: 1s, stuck: 8s, wait: 10s, timeout: 40s}
+"""

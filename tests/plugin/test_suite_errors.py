@@ -72,7 +72,7 @@ CASES = [
     ("invalid regex in filterTags", "        repository: app\n        policy:",
      "        repository: app\n        filterTags: {pattern: '(unclosed'}\n        policy:", 15,
      "scenarios.0.policies.0.policy: failed to filter tags: invalid regular expression"),
-    ("scenarios missing", None, "suite: empty\n", 1, "scenarios: required key is missing"),
+    ("scenarios missing", None, "suite: empty\n", 1, "expected a 'scenarios' list or an 'explore' section"),
     ("not a mapping", None, "- just\n- a list\n", 1, "expected a mapping with a 'scenarios' list, got a list"),
     ("empty file", None, "", 1, "expected a mapping with a 'scenarios' list, got an empty file"),
     ("only a comment", None, "# nothing yet\n", 1, "expected a mapping with a 'scenarios' list, got an empty file"),

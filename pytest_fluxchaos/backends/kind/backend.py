@@ -134,8 +134,20 @@ class KindBackend:
 
     def preflight(self, progress: Progress = _quiet) -> ClusterPlan:
         """Check tools and decide create / reuse / foreign, without changing anything."""
-        if self._cluster_lock is None:
+        took_lock = self._cluster_lock is None
+        if took_lock:
             self._cluster_lock = cluster_lock.acquire(self.cluster_name)
+        try:
+            return self._preflight(progress)
+        except BaseException:
+            # a refused (foreign) cluster or a missing tool: nothing was made, so the session
+            # must not keep the cluster's lock until it exits
+            if took_lock and self._cluster_lock is not None:
+                cluster_lock.release(self._cluster_lock)
+                self._cluster_lock = None
+            raise
+
+    def _preflight(self, progress: Progress) -> ClusterPlan:
         tool = setup.resolve_kind(self.options, self.run, offline=self.offline, progress=progress)
         self.kind_path, self.kind_source, self.kind_version = tool.path, tool.source, tool.version
         self.plan = setup.plan_for(self.run, tool.path, self.cluster_name, self.kubeconfig_path,
