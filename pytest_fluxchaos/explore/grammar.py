@@ -50,10 +50,8 @@ def pick_variant(spec: ExploreSpec, rng: random.Random) -> VariantPick:
                             _pick(rng, axes.memory), _pick(rng, axes.leader_election))
 
 
-def replicas_of(pick: VariantPick, spec: ExploreSpec, custom_replicas: dict[str, int]) -> int:
-    if pick.replica_count is not None:
-        return pick.replica_count
-    return custom_replicas.get(pick.name, 1)
+def replicas_of(pick: VariantPick, custom_replicas: dict[str, int]) -> int:
+    return pick.replicas if pick.replicas is not None else custom_replicas.get(pick.name, 1)
 
 
 class _Tags:
@@ -72,9 +70,12 @@ class _Tags:
             if tag is None:
                 break
             fresh.append(tag)
-        if out_of_order and len(fresh) >= 2:
-            self.held[image].append(fresh.pop(0))  # an older tag arrives after newer ones
-        late, self.held[image] = (self.held[image], []) if not out_of_order else ([], self.held[image])
+        late: list[str] = []
+        if out_of_order:
+            if len(fresh) >= 2:
+                self.held[image].append(fresh.pop(0))  # an older tag arrives after newer ones
+        else:
+            late, self.held[image] = self.held[image], []  # held tags arrive now, after newer ones
         tags = tuple(fresh + late)
         self.pushed[image].extend(tags)
         return tags
@@ -89,7 +90,7 @@ def generate(spec: ExploreSpec, seed: int, custom_replicas: dict[str, int] | Non
     """
     rng = random.Random(seed)
     pick = pick_variant(spec, rng)
-    replicas = replicas_of(pick, spec, custom_replicas or {})
+    replicas = replicas_of(pick, custom_replicas or {})
     # swarm: each schedule keeps a random non-empty subset of the extra moves and fault kinds
     extras = _swarm(rng, {k: v for k, v in spec.weights.model_dump().items() if v > 0}, keep=set())
     fault_weights = _swarm(rng, {k: v for k, v in spec.faults.items() if v > 0}, keep=set())

@@ -82,11 +82,6 @@ class VariantPick:
             "" if leader_election == "default" else f"-{leader_election}")
         return VariantPick(name, replicas, storage, memory, leader_election)
 
-    @property
-    def replica_count(self) -> int | None:
-        """Known without resolving for axes; None for a named variant (resolve it)."""
-        return self.replicas
-
 
 @dataclass(frozen=True)
 class Schedule:
