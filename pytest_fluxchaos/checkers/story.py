@@ -78,6 +78,24 @@ def fmt_detail(detail: dict[str, Any]) -> str:
     return clip(", ".join(parts), 80)
 
 
+def lie_text(detail: dict[str, Any]) -> str | None:
+    """A registry lie's confirmation in words: what the liar served, to whom, instead of
+    what (``served 1 lie to go-containerregistry/v0.21.6: tags/list 2 of 3 tags``)."""
+    served = detail.get("served")
+    if not detail.get("lies_served") or not isinstance(served, list) or not served:
+        return None
+    first = served[0]
+    what = str(first.get("path", "")).split("?")[0].rsplit("/", 2)[-2:]
+    agent = str(first.get("user_agent") or first.get("client")).split("/")[0]
+    text = f"served {detail['lies_served']} lie(s) to {agent}: "
+    text += "/".join(what) + f" {first.get('status')}"
+    if "served_tags" in first and "upstream_tags" in first:
+        text += f", {first['served_tags']} of {first['upstream_tags']} tags"
+    elif first.get("upstream_link") and not first.get("served_link"):
+        text += ", Link header dropped"
+    return text
+
+
 class StoryTeller:
     """Renders events of one history; built once per check."""
 
@@ -123,7 +141,7 @@ class StoryTeller:
         target = inject.target or ev.target
         resolved = inject.resolved or ev.resolved
         text = f"fault {ev.fault_id} {inject.f or ev.f} {target}".rstrip()
-        if resolved:
+        if resolved and resolved != target:
             text += f" -> {short(resolved)}"
         return text
 
@@ -134,14 +152,14 @@ class StoryTeller:
         c = confirms[0]
         word = {"ok": "confirmed", "failed": "injection failed",
                 "unconfirmed": "unconfirmed"}.get(c.outcome or "", f"confirm {c.outcome}")
-        detail = fmt_detail(c.detail)
+        detail = lie_text(c.detail) or fmt_detail(c.detail)
         return f"{word} {fmt_t(c.t)}" + (f" ({detail})" if detail else "")
 
     def text(self, ev: Event, put: PolicyUnderTest | None) -> str | None:
         """One event as text, or None when it is not shown for this policy."""
         if isinstance(ev, Fault):
             if ev.phase == "inject":
-                return clip(f"{self.fault_summary(ev)} injected; {self.confirm_text(ev)}")
+                return clip(f"{self.fault_summary(ev)} injected; {self.confirm_text(ev)}", 170)
             if ev.phase == "heal":
                 detail = fmt_detail(ev.detail)
                 return clip(f"{self.fault_summary(ev)} healed" + (f" ({detail})" if detail else ""))
