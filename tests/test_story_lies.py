@@ -12,10 +12,17 @@ def test_truncation_names_what_was_cut() -> None:
 
 
 def test_dropped_link_is_named() -> None:
-    detail = {"lies_served": 2, "served": [{**SERVED, "upstream_link": True, "served_link": False}]}
-    assert lie_text(detail) == "served 2 lie(s) to go-containerregistry: tags/list 200, Link header dropped"
+    detail = {"lies_served": 2, "served": [{**SERVED, "dropped_link": '</v2/ns/app/tags/list?last=9&n=1000>; rel="next"'}]}
+    assert lie_text(detail) == "served 2 lie(s) to go-containerregistry: tags/list 200, Link to the next page dropped"
 
 
 def test_not_a_lie_confirmation() -> None:
     assert lie_text({"pid": 7}) is None
     assert lie_text({"lies_served": 0, "served": []}) is None
+
+
+def test_slow_and_throttled_say_how() -> None:
+    slow = {"lies_served": 1, "served": [{**SERVED, "delay_ms": 3000, "waited_ms": 3004}]}
+    assert lie_text(slow) == "served 1 lie(s) to go-containerregistry: tags/list 200 after 3.0s"
+    throttled = {"lies_served": 4, "served": [{**SERVED, "status": 429, "retry_after_s": 5}]}
+    assert lie_text(throttled) == "served 4 lie(s) to go-containerregistry: tags/list 429, Retry-After 5s"

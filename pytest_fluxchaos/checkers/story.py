@@ -91,8 +91,12 @@ def lie_text(detail: dict[str, Any]) -> str | None:
     text += "/".join(what) + f" {first.get('status')}"
     if "served_tags" in first and "upstream_tags" in first:
         text += f", {first['served_tags']} of {first['upstream_tags']} tags"
-    elif first.get("upstream_link") and not first.get("served_link"):
-        text += ", Link header dropped"
+    elif first.get("dropped_link"):
+        text += ", Link to the next page dropped"
+    elif "waited_ms" in first:
+        text += f" after {first['waited_ms'] / 1000:.1f}s"
+    elif "retry_after_s" in first:
+        text += f", Retry-After {first['retry_after_s']}s"
     return text
 
 
