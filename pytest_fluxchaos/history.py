@@ -161,6 +161,19 @@ class PodState(Event):
 
 
 @dataclass(frozen=True)
+class OomKill(Event):
+    """The kernel's memory-cgroup OOM killer ended a controller container: the runtime's
+    OOMKilled flag (Docker's ``State.OOMKilled``, the kubelet's ``lastState.terminated``
+    reason), which the runtime sets only from the cgroup's OOM event. Recorded once per
+    killed container, injected or not; checkers tell the two apart."""
+
+    kind: ClassVar[str] = "oom"
+    pod: str = ""  # namespace/name
+    restart: int = 0  # the killed container's restart number in its pod (0: the first)
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
 class KubeEvent(Event):
     """A Kubernetes Warning Event about an ImagePolicy or ImageRepository, first seen or
     repeated (its ``count`` grew).
@@ -216,7 +229,7 @@ class GitCommit(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (Op, Fault, PolicyLatest, PolicyReady, PolicySpec, RepositoryScan,
-                RepositoryReady, LeaseHolder, PodState, KubeEvent, Note, GitCommit)
+                RepositoryReady, LeaseHolder, PodState, OomKill, KubeEvent, Note, GitCommit)
 }
 
 E = TypeVar("E", bound=Event)

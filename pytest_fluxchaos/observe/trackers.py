@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain import PodStatus
-from ..history import (Event, History, KubeEvent, LeaseHolder, Note, PodState, PolicyLatest,
+from ..history import (Event, History, KubeEvent, LeaseHolder, Note, OomKill, PodState, PolicyLatest,
                        PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from .latency import LatencyProbe
 from .parse import (LEASE_NAME, condition, lease_holder, meta, object_key, policy_latest,
@@ -304,6 +304,7 @@ class PodTracker:
 
     recorder: Recorder
     last: dict[str, PodStatus] = field(default_factory=dict)
+    ooms: set[tuple[str, int]] = field(default_factory=set)  # (pod, restart) already recorded
 
     @staticmethod
     def _signature(p: PodStatus) -> tuple[Any, ...]:
@@ -320,6 +321,7 @@ class PodTracker:
             self.recorder.emit(PodState, pod=key, container_id=pod.container_id,
                                state=pod.state, reason=_pod_reason(pod), exit_code=pod.exit_code,
                                restart_count=pod.restart_count)
+            self._oom(key, pod)
             self.last[key] = pod
         for key in sorted(set(self.last) - seen):
             if namespace is not None and not key.startswith(namespace + "/"):
@@ -328,6 +330,18 @@ class PodTracker:
             self.recorder.emit(PodState, pod=key, container_id=prev.container_id,
                                state="deleted", reason=None, exit_code=None,
                                restart_count=prev.restart_count)
+
+
+    def _oom(self, key: str, pod: PodStatus) -> None:
+        """One OomKill per killed container: while terminated the status describes the
+        container itself; once restarted, its last termination (restart count - 1)."""
+        if not pod.oom_killed:
+            return
+        restart = pod.restart_count if pod.state == "terminated" else pod.restart_count - 1
+        if restart < 0 or (key, restart) in self.ooms:
+            return
+        self.ooms.add((key, restart))
+        self.recorder.emit(OomKill, pod=key, restart=restart, exit_code=pod.exit_code)
 
 
 def _pod_reason(p: PodStatus) -> str | None:
