@@ -46,6 +46,98 @@ class RegistryEndpoint:
     insecure: bool = True  # plain HTTP; ImageRepository.spec.insecure must be set
 
 
+#: Toxic types the registry's fault proxy offers (Toxiproxy's names).
+TOXIC_TYPES = ("latency", "timeout", "reset_peer", "bandwidth")
+
+
+@dataclass(frozen=True)
+class ProxyToxic:
+    """One toxic on the fault proxy: ``kind`` is a :data:`TOXIC_TYPES` name, ``stream``
+    ``downstream`` (to the client) or ``upstream``, ``attributes`` e.g. ``{"latency": 1500}``."""
+
+    name: str
+    kind: str
+    stream: str = "downstream"
+    toxicity: float = 1.0
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    """The fault proxy as it reports itself: where it listens (in the environment), what it
+    forwards to, and its active toxics."""
+
+    name: str
+    listen: str
+    upstream: str
+    enabled: bool
+    toxics: tuple[ProxyToxic, ...] = ()
+
+    def toxic(self, name: str) -> ProxyToxic | None:
+        return next((t for t in self.toxics if t.name == name), None)
+
+
+#: Lies the registry liar tells (``assets/registry_liar``), by the liar's names.
+LIE_KINDS = ("truncate", "stale", "error", "slow")
+
+
+@dataclass(frozen=True)
+class RegistryLie:
+    """One lie of the registry liar: ``image`` is a repository, ``<prefix>/*`` or ``*``;
+    ``params`` as the liar takes them (``keep``, ``drop_link``, ``status``,
+    ``retry_after_s``, ``delay_ms``). The liar's answer adds ``log_cursor`` (its log's last
+    seq when it took the lie) and, for ``stale``, ``snapshot`` (tags per repository, -1:
+    unknown)."""
+
+    id: str
+    kind: str
+    image: str
+    params: dict[str, Any] = field(default_factory=dict)
+    log_cursor: int = 0
+    snapshot: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LiarState:
+    """The liar as it reports itself: ``boot`` is new at every start (lies and log lost)."""
+
+    boot: str
+    lies: tuple[RegistryLie, ...] = ()
+
+    def lie(self, lie_id: str) -> RegistryLie | None:
+        return next((lie for lie in self.lies if lie.id == lie_id), None)
+
+
+@dataclass(frozen=True)
+class ServedLie:
+    """One response a lie acted on, from the liar's own log. ``lied``: the client got
+    something other than the registry's answer; ``client`` is the TCP peer (Toxiproxy on
+    docker, so ``user_agent`` tells controllers apart); ``at`` is Unix seconds."""
+
+    seq: int
+    lie: str
+    kind: str
+    at: float
+    client: str
+    user_agent: str
+    method: str
+    path: str
+    status: int
+    upstream_status: int  # 0: the registry was not asked
+    lied: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LieLog:
+    """Entries after a cursor; ``last`` is the next cursor; ``dropped`` entries were lost."""
+
+    boot: str
+    last: int
+    entries: tuple[ServedLie, ...] = ()
+    dropped: int = 0
+
+
 @dataclass(frozen=True)
 class GitEndpoint:
     """Where the environment's smart-HTTP Git server is reached: by the plugin (host) and by

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from .domain import ContainerProcess, GitEndpoint, HelperResult, PodStatus
+from .domain import (ContainerProcess, GitEndpoint, HelperResult, LiarState, LieLog, PodStatus, ProxyState, ProxyToxic,
+                     RegistryLie)
 from .history import History
 from .scenario import Scenario
 from .variants import Variant
@@ -78,6 +79,32 @@ class Environment(Protocol):
     def start_registry(self) -> None: ...
 
     def registry_reachable(self) -> bool: ...
+
+    # -- the registry's fault proxy (controllers reach the registry through it) -----------
+    def registry_proxy(self) -> ProxyState:
+        """The proxy's own account: listen address, upstream, active toxics."""
+
+    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
+        """Add a toxic (``latency``, ``timeout``, ``reset_peer``, ``bandwidth``) by name."""
+
+    def remove_registry_toxic(self, name: str) -> None:
+        """Remove a toxic by name; one that is not there is fine."""
+
+    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
+        """Seconds one registry request (``GET /v2/``) through the proxy takes from the host."""
+
+    # -- the registry liar (HTTP lies, behind the proxy; the plugin's pushes bypass it) -----
+    def registry_liar(self) -> LiarState:
+        """The liar's own account: its boot id (new at every start) and active lies."""
+
+    def set_registry_lie(self, lie: RegistryLie) -> RegistryLie:
+        """Set a lie; returns it as the liar holds it (log cursor, stale snapshot)."""
+
+    def clear_registry_lie(self, lie_id: str) -> None:
+        """Clear a lie once the requests it acts on have ended; one not there is fine."""
+
+    def registry_lie_log(self, since: int = 0, lie: str | None = None) -> LieLog:
+        """The liar's log of the responses lies acted on, after seq ``since``."""
 
     # -- the Git server image automation pushes to -------------------------------------
     def git_server(self) -> GitEndpoint: ...

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import random
 import threading
-from functools import partial
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 
 from .environment import Environment
@@ -28,6 +29,13 @@ from .scenario import (DeleteAction, Jitter, PushAction, ReconcileAction, Scenar
                        Trigger)
 from .tags import TagCursor, build_series
 from .waiting import wait_until
+
+#: A push of this many generated tags (``next: N``) is a bulk load of a big repository:
+#: it runs on ``BULK_CLIENTS`` client processes at once, as Jepsen runs concurrent
+#: clients, each op recorded under its own process. Smaller pushes stay sequential, in
+#: the order the suite gives.
+BULK_PUSH = 50
+BULK_CLIENTS = 6
 
 
 class StepTimeout(Exception):
@@ -258,8 +266,11 @@ class Generator:
         action = step.action
         if isinstance(action, PushAction):
             tags = action.tags if action.tags is not None else self.cursors[action.image].take(action.next or 1)
-            for tag in tags:
-                self.push(action.image, tag)
+            if action.tags is None and len(tags) >= BULK_PUSH:
+                self._bulk_push(action.image, tags)
+            else:
+                for tag in tags:
+                    self.push(action.image, tag)
         elif isinstance(action, DeleteAction):
             for tag in action.tags:
                 self.delete(action.image, tag)
@@ -271,15 +282,27 @@ class Generator:
         elif action is not None:
             self.nemesis.inject(action)
 
-    def push(self, image: str, tag: str) -> None:
-        self._op("push-tag", image, tag, lambda: self.env.push_tag(self.ns, image, tag))
+    def push(self, image: str, tag: str, process: str | None = None) -> None:
+        self._op("push-tag", image, tag, lambda: self.env.push_tag(self.ns, image, tag), process)
+
+    def _bulk_push(self, image: str, tags: list[str]) -> None:
+        """``tags`` split over ``BULK_CLIENTS`` processes, each pushing its share in order."""
+        shares = [tags[k::BULK_CLIENTS] for k in range(BULK_CLIENTS)]
+
+        def client(k: int) -> None:
+            for tag in shares[k]:
+                self.push(image, tag, f"{self.process}-bulk-{k}")
+
+        with ThreadPoolExecutor(max_workers=BULK_CLIENTS, thread_name_prefix="fluxchaos-push") as pool:
+            for done in [pool.submit(client, k) for k in range(BULK_CLIENTS) if shares[k]]:
+                done.result()
 
     def delete(self, image: str, tag: str) -> None:
         self._op("delete-tag", image, tag, lambda: self.env.delete_tag(self.ns, image, tag))
 
-    def _op(self, f: str, image: str, tag: str, call: Callable[[], str | None]) -> None:
+    def _op(self, f: str, image: str, tag: str, call: Callable[[], str | None], process: str | None = None) -> None:
         """Invoke, then ok / fail (certainly did not happen) / info (may have happened)."""
-        record = partial(self.history.record, Op, f=f, image=image, tag=tag, process=self.process)
+        record = partial(self.history.record, Op, f=f, image=image, tag=tag, process=process or self.process)
         record(type="invoke")
         try:
             digest = call()

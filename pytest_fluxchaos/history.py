@@ -161,6 +161,42 @@ class PodState(Event):
 
 
 @dataclass(frozen=True)
+class OomKill(Event):
+    """The kernel's memory-cgroup OOM killer ended a controller container: the runtime's
+    OOMKilled flag (Docker's ``State.OOMKilled``, the kubelet's ``lastState.terminated``
+    reason), which the runtime sets only from the cgroup's OOM event. Recorded once per
+    killed container, injected or not; checkers tell the two apart."""
+
+    kind: ClassVar[str] = "oom"
+    pod: str = ""  # namespace/name
+    restart: int = 0  # the killed container's restart number in its pod (0: the first)
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class KubeEvent(Event):
+    """A Kubernetes Warning Event about an ImagePolicy or ImageRepository, first seen or
+    repeated (its ``count`` grew).
+
+    The API server folds repetitions into one Event object (``name``) whose ``count`` and
+    ``last_timestamp`` grow, so a storm is the highest count per object, not the number
+    of these events. Timestamps are the Event's own (UTC, second precision).
+    """
+
+    kind: ClassVar[str] = "kube-event"
+    involved_kind: str = ""  # ImagePolicy / ImageRepository
+    involved: str = ""  # namespace/name
+    type: str = "Warning"
+    reason: str = ""
+    message: str = ""
+    count: int = 1
+    first_timestamp: str | None = None
+    last_timestamp: str | None = None
+    name: str = ""  # the Event object's namespace/name
+    reporter: str | None = None
+
+
+@dataclass(frozen=True)
 class Note(Event):
     """Free-form run milestone (phase start/end, trigger fired, scenario parameters)."""
 
@@ -193,7 +229,7 @@ class GitCommit(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (Op, Fault, PolicyLatest, PolicyReady, PolicySpec, RepositoryScan,
-                RepositoryReady, LeaseHolder, PodState, Note, GitCommit)
+                RepositoryReady, LeaseHolder, PodState, OomKill, KubeEvent, Note, GitCommit)
 }
 
 E = TypeVar("E", bound=Event)

@@ -5,6 +5,8 @@ is injected from backend primitives and how it is confirmed; the nemesis resolve
 target (leader, standby, pod-N, registry), runs before -> inject -> after -> confirm,
 records ``inject``/``confirm``/``heal`` events, applies keep-down, and heals faults with
 a duration when they are due, and every fault at the end of a run, even on failure.
+Kinds confirmed at their heal (``FaultKind.confirms_at_heal``) get their ``confirm``
+event then, judged over the whole window.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class ActiveFault:
     heal_at: float | None = None
     healed: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+    pending: tuple[Any, Any] | None = None  # (before, evidence) of a kind confirmed at its heal
+    injection: int = 0  # unique per injection (a repeated step re-uses its fault id)
 
 
 class Nemesis:
@@ -48,6 +52,7 @@ class Nemesis:
         self.history = history
         self.active: list[ActiveFault] = []
         self._ids = itertools.count(1)
+        self._injections = itertools.count(1)
         self._lock = threading.Lock()
 
     # -- targets -----------------------------------------------------------------
@@ -94,7 +99,8 @@ class Nemesis:
     # -- lifecycle ---------------------------------------------------------------
     def inject(self, action: FaultAction) -> ActiveFault:
         kind = faults.get(action.kind)
-        fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace)
+        fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace,
+                            injection=next(self._injections))
         try:
             fault.resolved = self.resolve_target(action.target, action_controller(action),
                                                  timeout=action.confirm_timeout)
@@ -104,19 +110,27 @@ class Nemesis:
             fault.healed = True
             return fault
         ctx = FaultContext(self.env, self.namespace, self.history, action, fault.resolved,
-                           action_controller(action))
+                           action_controller(action), fault.injection)
         leader_before = env_leader(self.env, self.namespace, ctx.controller)
         before = kind.before(ctx)
         self._record(fault, "inject", resolved=fault.resolved,
                      detail={"leader": leader_before, "before": as_detail(before)})
         try:
             evidence = kind.inject(ctx, before)
-            after = kind.after(ctx, before, evidence)
-            verdict = kind.confirm(before, after, evidence)
-            detail = {**verdict.facts, "evidence": as_detail(evidence)}
+            if kind.confirms_at_heal:
+                fault.pending = (before, evidence)
+            else:
+                after = kind.after(ctx, before, evidence)
+                verdict = kind.confirm(before, after, evidence)
+                detail = {**verdict.facts, "evidence": as_detail(evidence)}
         except Exception as exc:  # the backend failed: the fault did not land (or we can't tell)
             verdict = Confirmation("failed", f"{type(exc).__name__}: {exc}")
             detail = {}
+        if fault.pending is not None:  # confirmed at its heal, over the whole window
+            fault.heal_at = self.history.now() + (action.duration or 0.0)
+            with self._lock:
+                self.active.append(fault)
+            return fault
         if verdict.why:
             detail["why"] = verdict.why
         fault.detail = detail
@@ -132,6 +146,20 @@ class Nemesis:
         with self._lock:
             self.active.append(fault)
         return fault
+
+    @staticmethod
+    def _judge_at_heal(kind: faults.FaultKind, ctx: FaultContext, before: Any,
+                       evidence: Any) -> tuple[Confirmation, dict[str, Any]]:
+        """after -> confirm for a kind confirmed at its heal, and the confirm event's details."""
+        try:
+            after = kind.after(ctx, before, evidence)
+            judged = kind.confirm(before, after, evidence)
+            detail = {**judged.facts, "evidence": as_detail(evidence)}
+        except Exception as exc:  # the backend failed: we can't tell whether it landed
+            judged, detail = Confirmation("failed", f"{type(exc).__name__}: {exc}"), {}
+        if judged.why:
+            detail["why"] = judged.why
+        return judged, detail
 
     def _keep_down(self, action: FaultAction, pod: str, leader_before: str | None) -> dict[str, Any]:
         """Freeze the restarted container until another pod holds the lease, then thaw it."""
@@ -164,7 +192,7 @@ class Nemesis:
         detail = dict(detail or {})
         kind = faults.get(fault.action.kind)
         ctx = FaultContext(self.env, self.namespace, self.history, fault.action, fault.resolved or "",
-                           action_controller(fault.action))
+                           action_controller(fault.action), fault.injection)
         try:
             verdict = kind.heal(ctx)
         except Exception as exc:
@@ -172,6 +200,11 @@ class Nemesis:
         detail.update(verdict.facts)
         if verdict.why:
             detail["why"] = verdict.why
+        if fault.pending is not None:  # judged now, over the whole window, after the heal
+            before, evidence = fault.pending
+            fault.pending = None
+            judged, fault.detail = self._judge_at_heal(kind, ctx, before, evidence)
+            self._record(fault, "confirm", resolved=fault.resolved, outcome=judged.outcome, detail=fault.detail)
         fault.healed = True
         self._record(fault, "heal", resolved=fault.resolved, outcome=verdict.outcome, detail=detail)
 

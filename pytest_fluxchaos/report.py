@@ -132,7 +132,7 @@ def terminal_summary(tr: Any, results: list[tuple[str, RunResult]],
     for _nodeid, result in results:
         checker_names += [n for n in result.verdicts if n not in checker_names]
     short = {"no-regression": "regress", "converges": "converge", "never-stuck": "stuck",
-             "faults-landed": "faults", "git-no-regression": "git-regress",
+             "ready-honest": "honest", "no-oom": "oom", "faults-landed": "faults", "git-no-regression": "git-regress",
              "git-converges": "git-converge"}
     header = (["item", "variant"] + [short.get(n, n) for n in checker_names]
               + ["inj/conf", "regr", "secs", "result"])

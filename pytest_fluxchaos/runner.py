@@ -114,12 +114,13 @@ def check_context(scenario: Scenario, namespace: str, irc_version: str) -> Check
         repo = scenario.repository(pol.repository)
         policies.append(PolicyUnderTest(
             name=f"{namespace}/{pol.name}", image=repo.image, policy=pol.policy,
-            filter_tags=pol.filter_tags,
+            filter_tags=pol.filter_tags, repository=f"{namespace}/{repo.name}",
             exclusion_list=tuple(repo.exclusion_list) if repo.exclusion_list is not None else None))
     bounds = scenario.bounds
     automation = scenario.automation
     return CheckContext(policies=tuple(policies), irc_version=irc_version,
                         converge_bound=bounds.converge, stuck_bound=bounds.stuck,
+                        honest_bound=bounds.honest,
                         automation=automation is not None,
                         git_lag=automation.interval + 15.0 if automation else 60.0)
 

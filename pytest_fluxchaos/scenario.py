@@ -259,6 +259,7 @@ class Bounds(Model):
 
     converge: Duration = 180.0
     stuck: Duration = 120.0
+    honest: Duration = 60.0  # ready-honest: how long a policy may stay Ready=True over a failing repository
     wait: Duration = 240.0  # default timeout of an ``after`` trigger
     settle: Duration = 10.0  # converged state must hold this long before the run ends early
     timeout: Duration = 1200.0  # whole scenario

@@ -312,6 +312,11 @@ def check_references(scenario: Scenario, known_variants: dict[str, Any]) -> list
             if rec.policy is not None and rec.policy not in policies:
                 out.append((("steps", i, "reconcile", "policy"),
                             f"steps.{i}.reconcile.policy: unknown policy {rec.policy!r}"))
+        image = getattr(step.fault.params, "image", None) if step.fault else None
+        if image is not None and image != "*" and image not in images:
+            out.append((("steps", i, "fault", "image"),
+                        f"steps.{i}.fault.image: unknown image {image!r}; "
+                        f"expected * or one of: {', '.join(sorted(images))}"))
         if step.fault and step.fault.id:
             if step.fault.id in fault_ids:
                 out.append((("steps", i, "fault", "id"),

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/domain", "tests/test_checkers.py", "tests/test_git_checkers.py"]
+TESTS = ["tests/domain", "tests/test_checkers.py", "tests/test_git_checkers.py",
+         "tests/test_ready_honest.py", "tests/test_storms.py", "tests/test_observe_warnings.py"]
 
 # (name, file, original text, mutated text): each a bug the brief or a review named.
 MUTANTS = [
@@ -74,6 +75,34 @@ MUTANTS = [
      "                pass\n"),
     ("faults-landed: unconfirmed counted as landed", "pytest_fluxchaos/checkers/faults_landed.py",
      '"unconfirmed": "unconfirmed"}', '"unconfirmed": "landed"}'),
+    ("registry lies: an answer equal to the registry's counted as a lie", "pytest_fluxchaos/faults/registry_lies.py",
+     "    lies = [e for e in mine if e.lied]\n", "    lies = list(mine)\n"),
+    ("registry lies: a liar that restarted mid-fault accepted", "pytest_fluxchaos/faults/registry_lies.py",
+     "    if after.boot != evidence.boot:\n", "    if False:\n"),
+    ("registry lies: a lie served before the injection counted", "pytest_fluxchaos/faults/registry_lies.py",
+     " and e.seq > evidence.cursor]", "]"),
+    ("registry lies: the heal never clears the lie", "pytest_fluxchaos/faults/registry_lies.py",
+     "        ctx.env.clear_registry_lie(lie)\n", "        pass\n"),
+    ("nemesis: a registry lie judged right after its injection", "pytest_fluxchaos/nemesis.py",
+     "            if kind.confirms_at_heal:\n", "            if False:\n"),
+    ("ready-honest: an Unknown while retrying ends the failure", "pytest_fluxchaos/checkers/ready_honest.py",
+     '        elif ev.status == "True" and open_ is not None:\n',
+     '        elif ev.status != "False" and open_ is not None:\n'),
+    ("ready-honest: the policy's Ready=True from before the failure forgotten",
+     "pytest_fluxchaos/checkers/ready_honest.py",
+     "    current = next((e for e in reversed(readies) if e.t <= start), None)\n", "    current = None\n"),
+    ("ready-honest: the bound ignored", "pytest_fluxchaos/checkers/ready_honest.py",
+     "            deadline = failure.since + ctx.honest_bound\n", "            deadline = failure.since\n"),
+    ("ready-honest: Ready=True after the repository recovered counted", "pytest_fluxchaos/checkers/ready_honest.py",
+     "            stop = end if failure.until is None else failure.until\n", "            stop = end\n"),
+    ("ready-honest: a repository never observed judged true", "pytest_fluxchaos/checkers/ready_honest.py",
+     "        if not repo_readies:\n", "        if False:\n"),
+    ("never-stuck storms: repetitions folded into one Event not counted", "pytest_fluxchaos/checkers/storms.py",
+     "        counts[key] = max(counts.get(key, 0), e.count)\n", "        counts[key] = 1\n"),
+    ("never-stuck storms: every observation's count added up", "pytest_fluxchaos/checkers/storms.py",
+     "        counts[key] = max(counts.get(key, 0), e.count)\n", "        counts[key] = counts.get(key, 0) + e.count\n"),
+    ("observer: warnings about image objects recorded as notes", "pytest_fluxchaos/observe/trackers.py",
+     '        if etype == "Warning" and involved.get("kind") in IMAGE_KINDS:\n', "        if False:\n"),
     ("nemesis: leader resolved without waiting for a live pod", "pytest_fluxchaos/nemesis.py",
      "                                                 timeout=action.confirm_timeout)\n",
      "                                                 timeout=0.0)\n"),

@@ -540,8 +540,8 @@ def test_run_checkers_runs_all_and_records_crashes():
 
     h = regression_history()
     verdicts = run_checkers(h, ctx(), (*DEFAULT_CHECKERS, Boom()))
-    assert list(verdicts) == ["no-regression", "converges", "never-stuck", "faults-landed",
-                              "boom"]
+    assert list(verdicts) == ["no-regression", "converges", "never-stuck", "ready-honest",
+                              "no-oom", "faults-landed", "boom"]
     assert verdicts["boom"].valid is Validity.UNKNOWN and "kaput" in verdicts["boom"].summary
     assert overall(verdicts) is Validity.FALSE
     for v in verdicts.values():

@@ -19,7 +19,8 @@ pytest.importorskip("matplotlib")
 from pytest_fluxchaos.checkers import run_checkers  # noqa: E402
 from pytest_fluxchaos.checkers.core import CheckContext, PolicyUnderTest  # noqa: E402
 from pytest_fluxchaos.history import (Fault, History, LeaseHolder, Note, Op, PodState,  # noqa: E402
-                                      PolicyLatest, PolicyReady, PolicySpec, RepositoryScan)
+                                      PolicyLatest, PolicyReady, PolicySpec, RepositoryReady,
+                                      RepositoryScan)
 from pytest_fluxchaos.htmlreport import load_items, render_report  # noqa: E402
 from pytest_fluxchaos.htmlreport.__main__ import main  # noqa: E402
 from pytest_fluxchaos.htmlreport.model import fault_spans, pod_lanes  # noqa: E402
@@ -64,7 +65,9 @@ def stale_failover_history(regress: bool, ns: str = NS, outage: str = "ok") -> H
         at(1 + i / 10).record(Op, image="app", tag=tag, type="invoke")
         at(1.05 + i / 10).record(Op, image="app", tag=tag, type="ok", digest=f"sha256:{i}")
     at(3).record(RepositoryScan, repository=f"{ns}/app", revision="1", tag_count=2,
-                 latest_tags=("1.1.0", "1.0.0"))
+                 scan_time="2026-11-28T04:09:03Z", latest_tags=("1.1.0", "1.0.0"))
+    at(3).record(RepositoryReady, repository=f"{ns}/app", status="True", reason="Succeeded",
+                 message="successful scan: found 2 tags with checksum 1")
     at(7).record(PolicyReady, policy=policy, status="True", reason="Succeeded")
     at(7).record(PolicyLatest, policy=policy, tag="1.1.0")
     # fault 1: OOM-kill the leader (a); it restarts, keeps the lease
@@ -93,7 +96,13 @@ def stale_failover_history(regress: bool, ns: str = NS, outage: str = "ok") -> H
     at(70).record(Fault, fault_id="outage", f="registry-outage", phase="inject", target="registry")
     at(72).record(Fault, fault_id="outage", f="registry-outage", phase="confirm", target="registry",
                   outcome=outage)  # type: ignore[arg-type]
+    at(74).record(RepositoryReady, repository=f"{ns}/app", status="False", reason="ReadOperationFailed",
+                  message='scan failed: Get "http://registry:5000/v2/": EOF')
     at(80).record(Fault, fault_id="outage", f="registry-outage", phase="heal", target="registry")
+    at(84).record(RepositoryScan, repository=f"{ns}/app", revision="2", tag_count=3,
+                  scan_time="2026-11-28T04:10:24Z", latest_tags=("1.2.0", "1.1.0", "1.0.0"))
+    at(84).record(RepositoryReady, repository=f"{ns}/app", status="True", reason="Succeeded",
+                  message="successful scan: found 3 tags with checksum 2")
     # leader back to a, whose database never saw 1.2.0
     at(100).record(LeaseHolder, lease=f"{ns}/irc-leader", holder=a, identity=f"{a}_2", transitions=2)
     if regress:
@@ -117,7 +126,8 @@ def write_item(root: Path, name: str, *, regress: bool, expected: dict | None = 
 
 
 def write_unavailable(root: Path, name: str) -> Path:
-    """Like FluxChaosSession._write_unavailable: every verdict unknown, an error."""
+    """Like FluxChaosSession._write_unavailable: every verdict unknown, an error; written
+    as an older plugin did, before ready-honest (its page must still render)."""
     from pytest_fluxchaos.checkers import Validity, Verdict
 
     history = History()
@@ -263,7 +273,7 @@ def test_summary_table_shows_each_checker_verdict_against_its_expectation(report
     assert "expected true ✗ unexpected" in shared
     single = rows["two-flips-stale-db[single]"]
     assert "mismatch" not in single and "v-false" not in single
-    assert single.count("<b>true</b>") == 4
+    assert single.count("<b>true</b>") == 5
     unavailable = rows["two-flips-stale-db[single-pvc]"]
     assert '<span class="badge error">ERROR</span>' in unavailable
     assert unavailable.count("<b>unknown</b>") == 4
@@ -315,6 +325,35 @@ def test_timeline_has_tag_names_faults_leaders_and_restarts(report: tuple[Path, 
     assert "semver &gt;=1.0.0" in svg
 
 
+def test_timeline_shows_the_repository_ready_and_its_scans(report: tuple[Path, str]) -> None:
+    _out, html = report
+    svg = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_ha-emptydir")
+    assert ">policy Ready</text>" in svg and ">repo app</text>" in svg
+    # three scans: revisions 1, 2, 2; the last changed nothing
+    marks = re.findall(r'<g id="fc-scan-(\d+)-[^"]*">.*?<use [^>]*style="([^"]*)"', svg, re.S)
+    assert [(i, "stroke: #24292f" in style) for i, style in marks] == [("0", True), ("1", True),
+                                                                      ("2", False)]
+    assert 'id="fc-scan-3-' not in svg
+    assert ">2</text>" in svg and ">3</text>" in svg  # tag counts of the scans that changed the revision
+    # the repository failed during the outage (t=74..84): True, False, True
+    assert [m for m in re.findall(r'id="fc-repo-ready-[^"]*-(\d+)"', svg)] == ["0", "1", "2"]
+    assert ">scan: new revision</text>" in svg
+
+
+def test_timeline_without_repository_observations_has_one_ready_row(tmp_path: Path) -> None:
+    """An older history (or a run that never saw its repository): the Ready panel as before."""
+    from pytest_fluxchaos.htmlreport.model import policy_timeline
+
+    history = stale_failover_history(False)
+    old = History.from_events([e for e in history.events
+                               if not isinstance(e, (RepositoryReady, RepositoryScan))])
+    pol = policy_timeline(old, POLICY, "v1.2.4", [])
+    assert (pol.repository, pol.repo_ready, pol.scans) == (f"{NS}/app", [], [])
+    pol = policy_timeline(history, POLICY, "v1.2.4", [])
+    assert [(s.tag_count, s.revision, s.changed) for s in pol.scans] == [(2, "1", True), (3, "2", True),
+                                                                         (3, "2", False)]
+
+
 def test_evidence_stories_and_relative_artifact_links(report: tuple[Path, str]) -> None:
     _out, html = report
     ha = section_html(html, "item-suites_4984.yaml_two-flips-stale-db_ha-emptydir")
@@ -336,9 +375,11 @@ def test_report_loads_no_remote_resource(report: tuple[Path, str]) -> None:
     csp = [a["content"] for t, a in page.elements
            if t == "meta" and a.get("http-equiv", "").lower() == "content-security-policy"]
     assert csp and "default-src 'none'" in csp[0]
-    # the only http strings are SVG namespace names, which are never fetched
+    # the only http strings are SVG namespace names, which are never fetched, and a
+    # controller's failure message quoted in the evidence (text, never a link)
     assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) <= {"http://www.w3.org/2000/svg",
-                                                                 "http://www.w3.org/1999/xlink"}
+                                                                 "http://www.w3.org/1999/xlink",
+                                                                 "http://registry:5000/v2/&quot;:"}
 
 
 def test_remote_reference_detector_catches_what_it_should() -> None:
@@ -605,6 +646,7 @@ def git_regressed_history(ns: str = GIT_NS) -> History:
     push(2.4, "1.1.0", 1)
     at(4.1).record(RepositoryScan, repository=f"{ns}/app", revision="r1", tag_count=2,
                    latest_tags=("1.1.0", "1.0.0"))
+    at(4.1).record(RepositoryReady, repository=f"{ns}/app", status="True", reason="Succeeded")
     at(4.4).record(PolicyReady, policy=policy, status="True", reason="Succeeded")
     at(4.4).record(PolicyLatest, policy=policy, tag="1.1.0")
     commit(9.8, "1.1.0")
@@ -705,8 +747,8 @@ def test_git_checkers_in_the_summary_table_only_where_they_ran(git_report: tuple
     head = html[html.index('<table class="summary">'):html.index("</thead>")]
     names = re.findall(r"<th>([a-z-]+)</th>", head)
     assert names[names.index("no-regression"):names.index("git-converges") + 1] == [
-        "no-regression", "converges", "never-stuck", "faults-landed", "git-no-regression",
-        "git-converges"]
+        "no-regression", "converges", "never-stuck", "ready-honest", "faults-landed",
+        "git-no-regression", "git-converges"]
     rows = summary_rows(html)
     git = rows["two-flips-stale-db-git[ha-emptydir]"]
     assert git.count("<b>false</b><small>expected false ✓</small>") == 2

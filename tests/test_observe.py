@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_fluxchaos.domain import PodStatus
-from pytest_fluxchaos.history import (Event, History, LeaseHolder, Note, PodState, PolicyLatest,
+from pytest_fluxchaos.history import (Event, History, LeaseHolder, Note, OomKill, PodState, PolicyLatest,
                                       PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from pytest_fluxchaos.observe import (LEASE_NAME, FakeSource, LatencyProbe, Observer,
                                       ObserverError, lease_holder, parse_time, percentile,
@@ -301,17 +301,16 @@ def test_lease_tracker_holders(history: History, recorder: Recorder) -> None:
 def test_event_tracker_notes(history: History, recorder: Recorder) -> None:
     t = EventTracker(recorder)
     t.sync([k8s_event("u0", "Succeeded", "old news", etype="Normal")], initial=True)
-    t.apply("ADDED", k8s_event("u1", "DependencyNotReady", "retrying in 30s error: no tags in database"))
-    t.apply("MODIFIED", k8s_event("u1", "DependencyNotReady", "retrying in 30s error: no tags in database"))
-    t.apply("MODIFIED", k8s_event("u1", "DependencyNotReady", "retrying in 30s error: no tags in database",
+    t.apply("ADDED", k8s_event("u1", "Progressing", "scanning", etype="Normal", kind="ImageRepository"))
+    t.apply("MODIFIED", k8s_event("u1", "Progressing", "scanning", etype="Normal", kind="ImageRepository"))
+    t.apply("MODIFIED", k8s_event("u1", "Progressing", "scanning", etype="Normal", kind="ImageRepository",
                                   count=2))
     t.apply("ADDED", k8s_event("u2", "OOMKilling", "Memory cgroup out of memory", kind="Pod",
                                name="irc-0"))
     notes = history.of(Note)
     assert len(notes) == 4
     assert notes[0].data["initial"] is True and notes[1].data["initial"] is False
-    assert notes[1].message == (f"event Warning DependencyNotReady ImagePolicy/{NS}/app: "
-                                "retrying in 30s error: no tags in database")
+    assert notes[1].message == f"event Normal Progressing ImageRepository/{NS}/app: scanning"
     assert notes[2].data["count"] == 2
     assert notes[3].data["object"] == {"kind": "Pod", "namespace": NS, "name": "irc-0"}
     assert all(n.data["observer"] == "Event" for n in notes)
@@ -677,3 +676,18 @@ def test_latency_probe_fed_by_observer(source: FakeSource, history: History,
     sample = obs.latency.samples[0]
     assert sample.kind == "lease-holder" and sample.resolution == pytest.approx(1e-6)
     assert -0.01 < sample.latency < 1.0
+
+
+def test_one_oom_event_per_killed_container(history: History, recorder: Recorder) -> None:
+    t = PodTracker(recorder)
+    t.sync([pod("irc-0", "c1")])
+    t.sync([pod("irc-0", "c1", "terminated", reason="OOMKilled", exit_code=137, oom=True)])
+    # restarted: the status now tells the last termination, the same kill
+    t.sync([pod("irc-0", "c2", restarts=1, reason="OOMKilled", exit_code=137, oom=True)])
+    t.sync([pod("irc-0", "c2", restarts=1, reason="OOMKilled", exit_code=137, oom=True)])
+    # killed again, seen only after its restart (the terminated state was never polled)
+    t.sync([pod("irc-0", "c3", restarts=2, reason="OOMKilled", exit_code=137, oom=True)])
+    # a plain kill is not an OOM kill
+    t.sync([pod("irc-0", "c4", restarts=3, reason="Error", exit_code=137)])
+    assert [(e.pod, e.restart, e.exit_code) for e in history.of(OomKill)] == [
+        (f"{NS}/irc-0", 0, 137), (f"{NS}/irc-0", 1, 137)]

@@ -420,8 +420,8 @@ def test_result_line_shows_git_verdicts_when_present() -> None:
     props = FailureReport.build(git_result(True)).properties()
     line = summary_line("s.yaml::two-flips[ha-emptydir]", "passed", props)
     assert line is not None
-    assert ("no-regression=false(expected) converges=true never-stuck=true faults-landed=true "
-            "git-no-regression=false(expected) git-converges=false(any) faults=0/0 "
+    assert ("no-regression=false(expected) converges=true never-stuck=true ready-honest=true "
+            "no-oom=true faults-landed=true git-no-regression=false(expected) git-converges=false(any) faults=0/0 "
             "regressions=1 git-regressions=1 ") in line
     assert "git_regressions=" not in line  # a count, not a checker
     plain = summary_line("s.yaml::two-flips[single]", "passed",
@@ -448,10 +448,10 @@ def test_terminal_summary_has_git_columns_only_when_a_result_has_git_verdicts() 
     terminal_summary(tr, [("s.yaml::two-flips[single]", git_result(False, "single")),
                           ("s.yaml::two-flips[ha-emptydir]", git_result(True))])
     header, plain, git = (line.split() for line in tr.lines[1:4])
-    assert header[2:9] == ["regress", "converge", "stuck", "faults", "git-regress",
-                           "git-converge", "inj/conf"]
-    assert plain[2:8] == ["false", "true", "true", "true", "-", "-"]
-    assert git[2:8] == ["false", "true", "true", "true", "false", "false"]
+    assert header[2:11] == ["regress", "converge", "stuck", "honest", "oom", "faults", "git-regress",
+                            "git-converge", "inj/conf"]
+    assert plain[2:10] == ["false", "true", "true", "true", "true", "true", "-", "-"]
+    assert git[2:10] == ["false", "true", "true", "true", "true", "true", "false", "false"]
     tr = Writer()
     terminal_summary(tr, [("s.yaml::two-flips[single]", git_result(False, "single"))])
     assert "git" not in "\n".join(tr.lines)

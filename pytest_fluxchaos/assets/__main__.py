@@ -61,7 +61,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         for a in results:
             print(f"[assets] {a.irc_version} (flux {a.flux_version or '?'}, {a.source}):")
             for field in ("irc_image", "iac_image", "etcd_image", "apiserver_image", "registry_image",
-                          "stress_image", "git_image", "manifests_dir", "iac_manifests_dir"):
+                          "stress_image", "git_image", "proxy_image", "manifests_dir", "iac_manifests_dir"):
                 print(f"[assets]   {field:17} {getattr(a, field)}")
             cs = a.controller_set()
             if cs:

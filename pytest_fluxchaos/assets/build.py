@@ -30,7 +30,8 @@ from . import tools, versions
 from .errors import AssetError
 from .stamps import LABEL, STAMP_SCHEMA, now as _now
 from .stamps import sha256_of as _sha256
-from . import automation, flux_manifests, git_server, go_steps, os_images, program_images, provenance, releases
+from . import (automation, flux_manifests, git_server, go_steps, os_images, program_images, provenance,
+               registry_proxy, releases)
 from .versions import resolve_irc_version
 
 MODES = ("auto", "offline", "online")
@@ -51,6 +52,7 @@ class Assets:
     manifests_dir: Path  # <cache>/irc/<version>/ with crds/*.yaml, rbac/*.yaml, deployment.yaml
     source: str  # "offline-build" | "online"
     git_image: str = ""  # the smart-HTTP Git server (assets/git_server.py), on both paths
+    proxy_image: str = ""  # Toxiproxy + the registry liar in front of the registry (built on both paths)
     iac_version: str | None = None  # image-automation-controller, e.g. "v1.1.2"
     iac_image: str | None = None
     iac_manifests_dir: Path | None = None  # <cache>/iac/<version>/ (GitRepository CRD included)
@@ -246,6 +248,9 @@ class Builder:
     def git_server(self) -> str:
         return git_server.git_server(self)
 
+    def registry_proxy(self, base_id: str, version: str = versions.TOXIPROXY_VERSION) -> str:
+        return registry_proxy.registry_proxy(self, base_id, version)
+
     def manifests(self, irc_version: str) -> Path:
         return flux_manifests.manifests(self, irc_version)
 
@@ -315,9 +320,11 @@ class Builder:
     # ------------------------------------------------------------------ #
 
     def set_key(self, irc_version: str, source: str) -> str:
-        # "+iac": sets with image-automation-controller get their own stamp, so code that
-        # predates IAC (other branches sharing the cache) keeps reading its own sets.
-        return f"set-{irc_version}+iac-{source}"
+        # "+iac", "+proxy", "+liar": sets with image-automation-controller, the registry's
+        # fault proxy, and the registry liar inside it get their own stamp, so code that
+        # predates them (other branches sharing the cache) keeps reading its own sets,
+        # whose Assets have no such fields or whose proxy image has no liar.
+        return f"set-{irc_version}+iac+proxy+liar-{source}"
 
     def warm(self, irc_version: str, flux_version: str | None, sources: tuple[str, ...]) -> Assets | None:
         """A previously completed set whose images all still exist (no work)."""
@@ -331,6 +338,8 @@ class Builder:
                 continue  # no Git server yet, or its config changed: complete the set (the rest is current)
             if not a.get("iac_image") or not a.get("iac_manifests_dir"):
                 continue  # not a set with IAC: complete it
+            if not a.get("proxy_image") or st.get("proxy_inputs") != registry_proxy.inputs():
+                continue  # no fault proxy yet, or its liar changed: complete the set
             if ids and (Path(a.get("manifests_dir", "/nonexistent")) / "manifest.json").exists() \
                     and (Path(a["iac_manifests_dir"]) / "manifest.json").exists() and tools.restore_tags(ids):
                 a = dict(a, manifests_dir=Path(a["manifests_dir"]), iac_manifests_dir=Path(a["iac_manifests_dir"]),
@@ -341,6 +350,8 @@ class Builder:
     def record_set(self, assets: Assets) -> None:
         refs = [assets.irc_image, assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image,
                 assets.git_image]
+        if assets.proxy_image:
+            refs.append(assets.proxy_image)
         if assets.iac_image:
             refs.append(assets.iac_image)
         ids = tools.image_ids(refs + [self.DEBIAN_TAG, self.BASE_TAG])  # base tags too, kept consistent
@@ -352,6 +363,7 @@ class Builder:
         d["iac_manifests_dir"] = str(assets.iac_manifests_dir) if assets.iac_manifests_dir else None
         self.write_stamp(self.set_key(assets.irc_version, assets.source), {
             "assets": d, "image_ids": ids, "recorded_at": _now(), "git_server_inputs": git_server.inputs(),
+            "proxy_inputs": registry_proxy.inputs(),
         })
 
     def offline(self, irc_version: str, flux_version: str | None) -> Assets:
@@ -365,13 +377,14 @@ class Builder:
         etcd = self.etcd(base_id)
         kas = self.kube_apiserver(base_id)
         git = self.git_server()
+        proxy = self.registry_proxy(base_id)
         manifests = self.manifests(irc_version)
         iac_version, iac, iac_source = self.offline_iac(base_id, irc_version, flux_version)
         iac_manifests = self.iac_manifests(iac_version)
         ctrls = self.controller_set(flux_version, (irc_version, irc, self.irc_source(irc)),
                                     (iac_version, iac, iac_source))
         a = Assets(irc_version, flux_version, irc, etcd, kas, registry, stress, manifests, "offline-build",
-                   git_image=git, iac_version=iac_version, iac_image=iac,
+                   git_image=git, proxy_image=proxy, iac_version=iac_version, iac_image=iac,
                    iac_manifests_dir=iac_manifests, controllers=ctrls)
         self.record_set(a)
         return a
@@ -419,13 +432,14 @@ class Builder:
                 return None
         stress = self.stress(debian_id)
         git = self.git_server()
+        proxy = self.registry_proxy(base_id)
         manifests = self.manifests(irc_version)
         iac_manifests = self.iac_manifests(iac_version)
         ctrls = self.controller_set(flux_version, (irc_version, irc, provenance.OFFICIAL_IMAGE),
                                     (iac_version, iac, provenance.OFFICIAL_IMAGE))
         self.say("path: online (official upstream images)")
         a = Assets(irc_version, flux_version, irc, cp[0], cp[1], reg, stress, manifests, "online",
-                   git_image=git, iac_version=iac_version, iac_image=iac,
+                   git_image=git, proxy_image=proxy, iac_version=iac_version, iac_image=iac,
                    iac_manifests_dir=iac_manifests, controllers=ctrls)
         self.record_set(a)
         return a

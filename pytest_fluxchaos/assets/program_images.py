@@ -1,4 +1,5 @@
-"""Go programs built from the module proxy, packaged as images (registry, IRC, etcd, kube-apiserver)."""
+"""Go programs built from the module proxy, packaged as images (registry, IRC, etcd, kube-apiserver;
+Toxiproxy's binary, packaged with the registry liar by ``registry_proxy.py``)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ if TYPE_CHECKING:
 
 
 
-def program_image(b: Builder, name: str, version: str, base_id: str, binaries: dict[str, Path], bin_key: str,
-                   dockerfile_tail: str, extra_files: dict[str, Path | str] | None = None) -> str:
+def program_image(b: Builder, name: str, version: str, base_id: str, binaries: dict[str, Path],
+                  bin_key: str | dict[str, str], dockerfile_tail: str,
+                  extra_files: dict[str, Path | str] | None = None) -> str:
+    """``bin_key``: the build stamp of the binaries (one for all, or one per binary)."""
     tag = f"{b.prefix}/{name}:{version}"
     key = f"image-{name}-{version}"
-    inputs = {"from": base_id, "binaries": {n: b.bin_sha(bin_key, n) for n in binaries}}
+    keys = bin_key if isinstance(bin_key, dict) else dict.fromkeys(binaries, bin_key)
+    inputs = {"from": base_id, "binaries": {n: b.bin_sha(keys[n], n) for n in binaries}}
     if extra_files:
         inputs["files"] = {n: hashlib.sha256(p.read_bytes() if isinstance(p, Path) else p.encode()).hexdigest()
                            for n, p in extra_files.items()}
@@ -36,7 +40,9 @@ def program_image(b: Builder, name: str, version: str, base_id: str, binaries: d
         b.build_image(key, tag, df, files, inputs, f"building image {tag}")
     return tag
 
-def registry(b: Builder, base_id: str, version: str = versions.REGISTRY_VERSION) -> str:
+def registry_binary(b: Builder, version: str = versions.REGISTRY_VERSION) -> Path:
+    """distribution's ``registry`` built from the module proxy (no Docker): also what the
+    registry liar's host-run integration test serves from."""
     mod = versions.REGISTRY_MODULE
     key = f"bin-registry-{version}"
     inputs = {"module": mod, "version": version}
@@ -54,7 +60,11 @@ def registry(b: Builder, base_id: str, version: str = versions.REGISTRY_VERSION)
             b.go_build(key, f"building registry {version}", text,
                           {"tools.go": gomod.render_tools_go([f"{mod}/cmd/registry"])},
                           {"registry": f"{mod}/cmd/registry"}, ldflags=ldflags, inputs=inputs)
-    bins = {"registry": b.cache / "bin" / f"registry-{version}"}
+    return b.cache / "bin" / f"registry-{version}"
+
+
+def registry(b: Builder, base_id: str, version: str = versions.REGISTRY_VERSION) -> str:
+    bins = {"registry": registry_binary(b, version)}
     tail = (
         "COPY config.yml /etc/distribution/config.yml\n"
         "RUN mkdir -p /var/lib/registry\n"
@@ -63,7 +73,27 @@ def registry(b: Builder, base_id: str, version: str = versions.REGISTRY_VERSION)
         'ENTRYPOINT ["registry"]\n'
         'CMD ["serve", "/etc/distribution/config.yml"]\n'
     )
-    return program_image(b, "registry", version, base_id, bins, key, tail, {"config.yml": REGISTRY_CONFIG})
+    return program_image(b, "registry", version, base_id, bins, f"bin-registry-{version}", tail,
+                         {"config.yml": REGISTRY_CONFIG})
+
+def toxiproxy_binary(b: Builder, version: str = versions.TOXIPROXY_VERSION) -> Path:
+    """Toxiproxy's server, ``toxiproxy-server`` (packaged by ``registry_proxy.py``)."""
+    mod = versions.TOXIPROXY_MODULE
+    key = f"bin-toxiproxy-{version}"
+    inputs = {"module": mod, "version": version}
+    if not bin_current(b, key, inputs, ["toxiproxy-server"]):
+        with b.step(f"building toxiproxy {version} ({mod}/cmd/server)"):
+            info = b.module_info(mod, version, key)
+            gm = Path(info["GoMod"]).read_text()
+            up = gomod.parse_gomod(gm)
+            text = gomod.render_wrapper_gomod("fluxchaos.local/build/toxiproxy", up.go or "1.22", {mod: version},
+                                              gomod.carried_replaces(gm), up.godebug)
+            b.go_build(key, f"building toxiproxy {version}", text,
+                       {"tools.go": gomod.render_tools_go([f"{mod}/cmd/server"])},
+                       {"toxiproxy-server": f"{mod}/cmd/server"},
+                       ldflags=["-s", "-w", f"-X {mod}.Version={version}"], inputs=inputs)
+    return b.cache / "bin" / f"toxiproxy-server-{version}"
+
 
 def bin_current(b: Builder, key: str, inputs: dict, names: list[str]) -> bool:
     st = b.read_stamp(key)

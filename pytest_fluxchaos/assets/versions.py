@@ -105,6 +105,9 @@ IRC_API_MODULE = IRC_MODULE + "/api"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 REGISTRY_MODULE = "github.com/distribution/distribution/v3"
+#: The fault proxy in front of the registry (its server: ``cmd/server``).
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
+TOXIPROXY_VERSION = os.environ.get("FLUXCHAOS_TOXIPROXY_VERSION", "v2.5.0")
 IAC_MODULE = "github.com/fluxcd/image-automation-controller"
 IAC_API_MODULE = IAC_MODULE + "/api"
 SOURCE_CONTROLLER_MODULE = "github.com/fluxcd/source-controller"

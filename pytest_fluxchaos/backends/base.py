@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..domain import (ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest, PodStatus,
-                      RegistryEndpoint)
+from ..domain import (ClusterAccess, ContainerProcess, GitEndpoint, HelperResult, InstallRequest, LiarState, LieLog,
+                      PodStatus, ProxyState, ProxyToxic, RegistryEndpoint, RegistryLie)
 
 Progress = Callable[[str], None]
 
@@ -82,3 +82,41 @@ class Backend(Protocol):
 
     def teardown(self) -> None:
         """Remove everything this backend created; safe to call twice."""
+
+
+@runtime_checkable
+class RegistryProxy(Protocol):
+    """A backend whose controllers reach the registry through a fault proxy (Toxiproxy).
+
+    Separate from :class:`Backend` because only the docker backend has one so far; the
+    environment says so in one line when a backend lacks it."""
+
+    def registry_proxy(self) -> ProxyState:
+        """The proxy as it reports itself: listen address, upstream, active toxics."""
+
+    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
+        """Add a toxic (latency, timeout, reset_peer, bandwidth) under its name."""
+
+    def remove_registry_toxic(self, name: str) -> None:
+        """Remove the toxic ``name``; one that is not there is fine."""
+
+    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
+        """Seconds one ``GET /v2/`` through the proxy takes from the host."""
+
+
+@runtime_checkable
+class RegistryLiar(Protocol):
+    """A backend whose controllers reach the registry through the registry liar (HTTP
+    lies, ``assets/registry_liar``). Optional like :class:`RegistryProxy`: docker only."""
+
+    def registry_liar(self) -> LiarState:
+        """The liar as it reports itself: its boot id and active lies."""
+
+    def set_registry_lie(self, lie: RegistryLie) -> RegistryLie:
+        """Set a lie; returns it as the liar holds it (log cursor, stale snapshot)."""
+
+    def clear_registry_lie(self, lie_id: str) -> None:
+        """Clear a lie once the requests it acts on have ended; one not there is fine."""
+
+    def registry_lie_log(self, since: int = 0, lie: str | None = None) -> LieLog:
+        """The liar's log of responses lies acted on, after seq ``since`` (of one lie)."""

@@ -31,10 +31,12 @@ from ..assets import provenance
 from .automation import render_automation
 from .automation_wiring import start_automation
 from .base import Backend
+from .registry_faults import RegistryFaults
 
 
-class KubeEnvironment:
-    """Implements the domain's Environment protocol on top of a provisioned backend."""
+class KubeEnvironment(RegistryFaults):
+    """Implements the domain's Environment protocol on top of a provisioned backend (the
+    registry's fault proxy and liar come from :class:`RegistryFaults`)."""
 
     def __init__(self, backend: Backend, *, irc_version: str, flux_version: str | None,
                  manifests_dir: Path, irc_image: str | None = None, assets: Any = None,

@@ -7,6 +7,8 @@ order of tags and for the tag Flux should pick.
 ``no-regression``  every change of a policy's latest tag moves forward in its order
 ``converges``      after the faults, each policy reaches the oracle's tag, Ready
 ``never-stuck``    no policy stays not-Ready long while matching tags exist
+``ready-honest``   no policy stays Ready=True long while its repository fails
+``no-oom``         no controller container OOM-killed except by an injected oom-kill
 ``faults-landed``  every injected fault was confirmed (else unknown, never true)
 ``git-no-regression``  no commit on the push branch moves a setter marker backwards
 ``git-converges``  the push branch ends at the best tag within the bound
@@ -33,10 +35,13 @@ from .faults_landed import FaultsLanded
 from .git_converges import GitConverges
 from .git_no_regression import GitNoRegression
 from .never_stuck import NeverStuck
+from .no_oom import NoOom
 from .no_regression import NoRegression
+from .ready_honest import ReadyHonest
 
 DEFAULT_CHECKERS: tuple[Checker, ...] = (NoRegression(), Converges(), NeverStuck(),
-                                         FaultsLanded(), GitNoRegression(), GitConverges())
+                                         ReadyHonest(), NoOom(), FaultsLanded(), GitNoRegression(),
+                                         GitConverges())
 
 CHECKERS_BY_NAME: dict[str, Checker] = {c.name: c for c in DEFAULT_CHECKERS}
 CHECKER_NAMES: tuple[str, ...] = tuple(CHECKERS_BY_NAME)
@@ -80,6 +85,6 @@ def run_checkers(history: History, ctx: CheckContext,
 __all__ = [
     "CHECKERS_BY_NAME", "CHECKER_NAMES", "CheckContext", "Checker", "Converges", "DEFAULT_CHECKERS",
     "FaultsLanded", "GIT_CHECKER_NAMES", "GitConverges", "GitNoRegression", "NeverStuck",
-    "NoRegression", "PolicyUnderTest", "Validity", "Verdict",
+    "NoOom", "NoRegression", "PolicyUnderTest", "ReadyHonest", "Validity", "Verdict",
     "applies", "checker_names", "combine", "overall", "run_checkers",
 ]

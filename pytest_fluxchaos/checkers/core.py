@@ -118,6 +118,7 @@ class CheckContext:
     irc_version: str = "1.2.4"
     converge_bound: float = 120.0
     stuck_bound: float = 90.0
+    honest_bound: float = 60.0  # how long a policy may stay Ready=True over a failing repository
     story_window: float = 60.0
     spec_grace: float = 5.0
     story_max_lines: int = 15

@@ -11,6 +11,12 @@ history counts the same way (shorter than the bound is fine).
 
 Before a policy's first Ready observation nothing is known and nothing counts.
 A policy with no Ready observation at all is *unknown*.
+
+Per policy, the data and story also give its DependencyNotReady Warning storm
+(``storms.py``: warnings, rate per minute, duration; image-reflector-controller#930).
+The storm is reported, not judged: its Warnings repeat what Ready already says, so a
+long storm is a long not-Ready stretch this checker judges anyway, and how often a
+controller may repeat a warning is a request for quieter events, not a correctness rule.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pytest_fluxchaos.history import History, PolicyReady
 
 from . import oracle
 from .core import CheckContext, PolicyUnderTest, Validity, Verdict, combine
+from .storms import warning_storm
 from .story import StoryTeller, clip, fmt_t, when
 from .timeline import RegistryTimeline, SpecTimeline, history_end
 
@@ -47,9 +54,14 @@ class NeverStuck:
         validities: list[Validity] = []
         stuck: list[str] = []
         unobserved: list[str] = []
+        storms: list[str] = []
         end = history_end(history)
         for put in ctx.policies:
             res = self._judge(history, ctx, put, end, teller, story)
+            storm = warning_storm(history, put.name)
+            res["warnings"] = storm.to_dict() if storm else None
+            if storm is not None:
+                storms.append(f"policy {put.name}: {storm.describe()}")
             per_policy[put.name] = res
             validities.append(Validity(res["valid"]))
             if res["valid"] == "false":
@@ -57,6 +69,7 @@ class NeverStuck:
             elif res["valid"] == "unknown":
                 unobserved.append(put.name)
         valid = combine(validities)
+        story.extend(clip(line, 160) for line in storms)
         if valid is Validity.FALSE:
             summary = (f"stuck not-Ready beyond {ctx.stuck_bound:.0f}s with matching tags: "
                        + ", ".join(stuck))

@@ -12,8 +12,9 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_fluxchaos.history import (Event, Fault, History, LeaseHolder, Op, PodState,
-                                      PolicyLatest, PolicyReady, PolicySpec, RepositoryScan)
+from pytest_fluxchaos.history import (Event, Fault, History, KubeEvent, LeaseHolder, Op, PodState,
+                                      PolicyLatest, PolicyReady, PolicySpec, RepositoryReady,
+                                      RepositoryScan)
 
 from .core import CheckContext, PolicyUnderTest
 
@@ -77,6 +78,28 @@ def fmt_detail(detail: dict[str, Any]) -> str:
     return clip(", ".join(parts), 80)
 
 
+def lie_text(detail: dict[str, Any]) -> str | None:
+    """A registry lie's confirmation in words: what the liar served, to whom, instead of
+    what (``served 1 lie to go-containerregistry/v0.21.6: tags/list 2 of 3 tags``)."""
+    served = detail.get("served")
+    if not detail.get("lies_served") or not isinstance(served, list) or not served:
+        return None
+    first = served[0]
+    what = str(first.get("path", "")).split("?")[0].rsplit("/", 2)[-2:]
+    agent = str(first.get("user_agent") or first.get("client")).split("/")[0]
+    text = f"served {detail['lies_served']} lie(s) to {agent}: "
+    text += "/".join(what) + f" {first.get('status')}"
+    if "served_tags" in first and "upstream_tags" in first:
+        text += f", {first['served_tags']} of {first['upstream_tags']} tags"
+    elif first.get("dropped_link"):
+        text += ", Link to the next page dropped"
+    elif "waited_ms" in first:
+        text += f" after {first['waited_ms'] / 1000:.1f}s"
+    elif "retry_after_s" in first:
+        text += f", Retry-After {first['retry_after_s']}s"
+    return text
+
+
 class StoryTeller:
     """Renders events of one history; built once per check."""
 
@@ -122,7 +145,7 @@ class StoryTeller:
         target = inject.target or ev.target
         resolved = inject.resolved or ev.resolved
         text = f"fault {ev.fault_id} {inject.f or ev.f} {target}".rstrip()
-        if resolved:
+        if resolved and resolved != target:
             text += f" -> {short(resolved)}"
         return text
 
@@ -133,14 +156,14 @@ class StoryTeller:
         c = confirms[0]
         word = {"ok": "confirmed", "failed": "injection failed",
                 "unconfirmed": "unconfirmed"}.get(c.outcome or "", f"confirm {c.outcome}")
-        detail = fmt_detail(c.detail)
+        detail = lie_text(c.detail) or fmt_detail(c.detail)
         return f"{word} {fmt_t(c.t)}" + (f" ({detail})" if detail else "")
 
     def text(self, ev: Event, put: PolicyUnderTest | None) -> str | None:
         """One event as text, or None when it is not shown for this policy."""
         if isinstance(ev, Fault):
             if ev.phase == "inject":
-                return clip(f"{self.fault_summary(ev)} injected; {self.confirm_text(ev)}")
+                return clip(f"{self.fault_summary(ev)} injected; {self.confirm_text(ev)}", 170)
             if ev.phase == "heal":
                 detail = fmt_detail(ev.detail)
                 return clip(f"{self.fault_summary(ev)} healed" + (f" ({detail})" if detail else ""))
@@ -159,6 +182,15 @@ class StoryTeller:
                 return None
             tags = " ".join(ev.latest_tags[:4]) + (" …" if len(ev.latest_tags) > 4 else "")
             return clip(f"scan {ev.repository}: {ev.tag_count} tags [{tags}] rev {ev.revision}")
+        if isinstance(ev, RepositoryReady):
+            if put is not None and put.repository and ev.repository != put.repository:
+                return None
+            return clip(f"repository {short(ev.repository)} Ready {ev.status} {ev.reason}"
+                        + (f": {ev.message}" if ev.message else ""))
+        if isinstance(ev, KubeEvent):
+            mine = put is None or ev.involved in (put.name, put.repository)
+            return clip(f"warning x{ev.count} {ev.involved_kind} {short(ev.involved)} {ev.reason}: "
+                        f"{ev.message}") if mine else None
         if isinstance(ev, Op):
             if ev.type == "invoke" or (put is not None and ev.image != put.image):
                 return None
@@ -184,7 +216,7 @@ class StoryTeller:
     # -- context blocks ----------------------------------------------------------
 
     _PRIORITY = {Fault: 0, LeaseHolder: 0, PodState: 1, PolicyLatest: 1, PolicySpec: 1,
-                 Op: 2, PolicyReady: 2, RepositoryScan: 3}
+                 Op: 2, PolicyReady: 2, RepositoryReady: 2, RepositoryScan: 3, KubeEvent: 3}
 
     def context(self, put: PolicyUnderTest | None, anchor: float, *,
                 before: float | None = None, after: float = 0.0,

@@ -78,6 +78,9 @@ class RegistryTimeline:
         for p in self.pairs:
             self._by_tag[p.tag].append(p)
         self.tags = sorted(self._by_tag)
+        # Tags by their first invoke: a snapshot at t looks only at tags touched by then.
+        self._first = sorted((min(p.invoke.t for p in ps), tag) for tag, ps in self._by_tag.items())
+        self._first_t = [t for t, _ in self._first]
         self.change_times = sorted({p.invoke.t for p in self.pairs}
                                    | {p.done.t for p in self.pairs if p.done is not None})
 
@@ -122,7 +125,7 @@ class RegistryTimeline:
         """``(present, maybe)`` tag sets at time ``t``."""
         present: set[str] = set()
         maybe: set[str] = set()
-        for tag in self.tags:
+        for _, tag in self._first[:bisect_right(self._first_t, t)]:
             s = self.state(tag, t)
             if s == "present":
                 present.add(tag)

@@ -41,7 +41,8 @@ Execute = Callable[[Scenario, Variant, str], Outcome]
 """(scenario, variant, label) -> outcome; ``label`` says which phase asked (for progress)."""
 
 
-SEVERITY = ("no-regression", "git-no-regression", "converges", "git-converges", "never-stuck", "faults-landed")
+SEVERITY = ("no-regression", "git-no-regression", "converges", "git-converges", "never-stuck", "ready-honest", "no-oom",
+            "faults-landed")
 """Which failure a finding is about when a run fails several checkers: the harm first."""
 
 

@@ -107,4 +107,5 @@ EXPECTED = {
     "faults-landed": "every injected fault is confirmed.",
     "git-no-regression": "no commit moves an image back to an older tag still in the registry.",
     "git-converges": "the Git branch ends at the newest matching tag.",
+    "ready-honest": "no policy reports Ready=True while its repository has been failing longer than the bound.",
 }

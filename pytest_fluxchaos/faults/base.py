@@ -9,6 +9,9 @@ Each kind lives in one module of this package and exports ``FAULT``, an instance
 4. ``confirm(before, after, evidence)``: a *pure* decision, so the rule that says "this
    was a kernel OOM kill" is written once and unit-tested without any backend.
 
+Kinds with ``confirms_at_heal`` run ``after``/``confirm`` when their duration ends, just
+after ``heal``, over everything the window saw.
+
 A fault that cannot be confirmed is recorded ``unconfirmed`` and the faults-landed
 checker turns it into *unknown*, never a pass.
 """
@@ -87,6 +90,7 @@ class FaultContext:
     action: FaultAction
     target: str  # a pod name, or "registry"
     controller: str = REFLECTOR  # whose pods: reflector (IRC) | automation (IAC)
+    injection: int = 0  # unique per injection in the namespace, the same for its heal
 
     def pod(self, name: str | None = None) -> PodStatus | None:
         name = name or self.target
@@ -113,6 +117,10 @@ class FaultKind(ABC):
     targets: ClassVar[frozenset[TargetKind]] = frozenset({"pod"})
     needs_duration: ClassVar[bool] = False  # healed after ``duration`` (else at once)
     keeps_down: ClassVar[bool] = False  # supports keep-down (freeze the restarted pod)
+    #: Judged when the duration ends, not right after the injection: for a fault whose
+    #: effect is what the controllers met over the whole window (lies served), which a
+    #: wait after injecting would only stall (the steps that make them ask come later).
+    confirms_at_heal: ClassVar[bool] = False
     params: ClassVar[type[BaseModel]] = NoParams
 
     def validate(self, action: FaultAction) -> None:

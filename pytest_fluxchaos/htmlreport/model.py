@@ -20,7 +20,8 @@ from typing import Any
 
 from pytest_fluxchaos.history import (EVENT_TYPES, Event, Fault, History,
                                       LeaseHolder, Op, PodState, PolicyLatest, PolicyReady,
-                                      PolicySpec, RepositoryScan, event_from_dict)
+                                      PolicySpec, RepositoryReady, RepositoryScan,
+                                      event_from_dict)
 
 from pytest_fluxchaos.checkers import CHECKER_NAMES as CHECKER_ORDER
 
@@ -113,6 +114,17 @@ class RegressionMark:
 
 
 @dataclass
+class ScanMark:
+    """One successful scan of the policy's repository (``RepositoryScan``)."""
+
+    t: float
+    tag_count: int
+    revision: str
+    scan_time: str | None
+    changed: bool  # the revision differs from the previous scan's: policies re-run
+
+
+@dataclass
 class PolicyTimeline:
     policy: str  # namespace/name
     spec_text: str
@@ -126,6 +138,9 @@ class PolicyTimeline:
     ready: list[tuple[float, str, str]]        # (t, status, reason)
     spec_changes: list[float]
     regressions: list[RegressionMark]
+    repository: str | None = None  # namespace/name of the policy's ImageRepository
+    repo_ready: list[tuple[float, str, str]] = field(default_factory=list)  # (t, status, reason)
+    scans: list[ScanMark] = field(default_factory=list)
 
     @property
     def has_ineligible(self) -> bool:
@@ -430,9 +445,35 @@ def policy_timeline(history: History, policy: str, irc_version: str | None,
             if top != prev:
                 best.append((t, top))
                 prev = top
+    repository = _repository_for(history, policy, spec)
     return PolicyTimeline(policy=policy, spec_text=spec_text, image=image, order_error=order_error,
                           ticks=ticks, y_of=y_of, resolved=resolved, pushes=pushes, best=best,
-                          ready=ready, spec_changes=spec_changes, regressions=marks)
+                          ready=ready, spec_changes=spec_changes, regressions=marks,
+                          repository=repository,
+                          repo_ready=[(e.t, e.status, e.reason) for e in history.of(RepositoryReady)
+                                      if e.repository == repository],
+                          scans=_scans(history, repository))
+
+
+def _repository_for(history: History, policy: str, spec: dict[str, Any] | None) -> str | None:
+    """The policy's ImageRepository: its spec's ``imageRepositoryRef``, else the only one."""
+    ref = (spec or {}).get("imageRepositoryRef") or {}
+    if ref.get("name"):
+        namespace = ref.get("namespace") or (policy.rsplit("/", 1)[0] if "/" in policy else "")
+        return f"{namespace}/{ref['name']}" if namespace else str(ref["name"])
+    seen = {e.repository for e in history.events if isinstance(e, (RepositoryScan, RepositoryReady))}
+    return seen.pop() if len(seen) == 1 else None
+
+
+def _scans(history: History, repository: str | None) -> list[ScanMark]:
+    marks: list[ScanMark] = []
+    previous: str | None = None
+    for e in history.of(RepositoryScan):
+        if e.repository != repository:
+            continue
+        marks.append(ScanMark(e.t, e.tag_count, e.revision, e.scan_time, e.revision != previous))
+        previous = e.revision
+    return marks
 
 
 def _rank_axis(tags: list[str], order: Any) -> tuple[dict[str, int], list[tuple[int, str]]]:

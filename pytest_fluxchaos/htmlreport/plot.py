@@ -6,7 +6,9 @@ Three panels share the time axis (seconds since the run started):
    on top), the best tag the registry certainly held (dashed), the tags pushed
    (triangles), and each regression the ``no-regression`` checker found: a red band
    from the regression until it recovered (or the end), a red drop arrow and a label;
-2. the policy's Ready condition;
+2. the policy's Ready condition and, below it, its ImageRepository's: Ready, and a mark
+   per successful scan (dark where the tag revision changed, labelled with the tag count;
+   grey where it did not);
 3. with an image automation (``GitCommit`` events), the Git lane: one mark per commit
    observed on the push branch (the plugin's seed commit hollow), labelled with its short
    SHA and the tag(s) its setter markers hold for the policy; the commits the
@@ -16,7 +18,8 @@ Three panels share the time axis (seconds since the run started):
 
 Fault bands (inject -> confirm darker, confirm -> heal lighter) cross all panels.
 Artists carry SVG ids (``fc-regression-<n>-<salt>``, ``fc-fault-*``, ``fc-leader-*``,
-``fc-resolved-*``, ``fc-commit-<n>-<salt>``, ``fc-git-regression-<n>-<salt>``; the salt
+``fc-resolved-*``, ``fc-commit-<n>-<salt>``, ``fc-git-regression-<n>-<salt>``,
+``fc-scan-<n>-<salt>``, ``fc-repo-ready-<n>-<salt>``; the salt
 makes them unique in the page) so tests can find them. Only
 the object-oriented API is used (no pyplot, so no global figure registry and no GUI
 backend); rcParams are set in a context for the duration of one figure.
@@ -61,7 +64,8 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
         n_pods = max(1, len(item.pods))
         main_h = max(2.6, 0.30 * n_ticks + 1.4)
         pods_h = 0.42 * n_pods + 0.55
-        ready_h = 0.42
+        two_rows = _repository_row(pol)
+        ready_h = 0.8 if two_rows else 0.42
         git_h = 1.25 if item.commits else 0.0
         heights = [main_h, ready_h] + ([git_h] if git_h else []) + [pods_h]
         fig = Figure(figsize=(12, sum(heights) + 1.0 + (0.2 if git_h else 0.0)),
@@ -93,7 +97,7 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
                             xytext=(-3, -3 - 10 * row), textcoords="offset points", ha="right",
                             va="top", fontsize=7.5, color=COLORS["leader"], zorder=3)
         _rank_panel(ax, pol, end, salt)
-        _ready_panel(ax_ready, pol, end)
+        _ready_panel(ax_ready, pol, end, salt)
         if ax_git is not None:
             _git_panel(ax_git, item, pol, end, salt)
         _pods_panel(ax_pods, item, end, salt)
@@ -125,6 +129,12 @@ def policy_figure_svg(item: Item, pol: PolicyTimeline, salt: str) -> str:
                    Patch(color=COLORS["ready_True"], label="Ready True"),
                    Patch(color=COLORS["ready_False"], label="Ready False"),
                    Patch(color=COLORS["ready_Unknown"], label="Ready Unknown")]
+        if pol.scans:
+            handles += [
+                Line2D([], [], color=COLORS["scan"], marker="|", mew=1.6, ls="",
+                       label="scan: new revision"),
+                Line2D([], [], color=COLORS["scan_same"], marker="|", mew=1.6, ls="",
+                       label="scan: same revision")]
         if item.commits:
             handles += [
                 Line2D([], [], color=COLORS["commit"], marker="o", ls="", label="commit"),
@@ -331,16 +341,43 @@ def _steps(points: list[tuple[float, int | None]], end: float) -> tuple[list[flo
     return xs, ys
 
 
-def _ready_panel(ax: Any, pol: PolicyTimeline, end: float) -> None:
-    for i, (t, status, _reason) in enumerate(pol.ready):
-        stop = pol.ready[i + 1][0] if i + 1 < len(pol.ready) else end
-        ax.broken_barh([(t, max(stop - t, 1e-6))], (0.15, 0.7),
-                       color=COLORS.get(f"ready_{status}", "#ddd"), zorder=2)
-    ax.set_ylim(0, 1)
-    ax.set_yticks([0.5], ["Ready"])
-    ax.tick_params(axis="y", length=0)
+def _repository_row(pol: PolicyTimeline) -> bool:
+    return pol.repository is not None and bool(pol.repo_ready or pol.scans)
+
+
+def _ready_bars(ax: Any, ready: list[tuple[float, str, str]], end: float, y: float,
+                gid: str | None = None) -> None:
+    for i, (t, status, _reason) in enumerate(ready):
+        stop = ready[i + 1][0] if i + 1 < len(ready) else end
+        bars = ax.broken_barh([(t, max(stop - t, 1e-6))], (y - 0.35, 0.7),
+                              color=COLORS.get(f"ready_{status}", "#ddd"), zorder=2)
+        if gid:
+            bars.set_gid(f"{gid}-{i}")
+
+
+def _ready_panel(ax: Any, pol: PolicyTimeline, end: float, salt: str) -> None:
     for spine in ("left",):
         ax.spines[spine].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    if not _repository_row(pol):
+        _ready_bars(ax, pol.ready, end, 0.5)
+        ax.set_ylim(0, 1)
+        ax.set_yticks([0.5], ["Ready"])
+        return
+    _ready_bars(ax, pol.ready, end, 1.0)
+    _ready_bars(ax, pol.repo_ready, end, 0.0, gid=f"fc-repo-ready-{salt}")
+    ax.set_ylim(-0.5, 1.5)
+    repo = (pol.repository or "").rsplit("/", 1)[-1]
+    ax.set_yticks([1.0, 0.0], ["policy Ready", f"repo {repo}"])
+    labelled = sum(1 for s in pol.scans if s.changed) <= 15
+    for i, scan in enumerate(pol.scans):
+        mark, = ax.plot([scan.t], [0.0], "|", ms=14, mew=1.8, zorder=4,
+                        color=COLORS["scan"] if scan.changed else COLORS["scan_same"])
+        mark.set_gid(f"fc-scan-{i}-{salt}")
+        if scan.changed and labelled:
+            ax.annotate(str(scan.tag_count), xy=(scan.t, 0.0), xytext=(2, 6),
+                        textcoords="offset points", fontsize=6.5, color=COLORS["scan"],
+                        va="bottom", zorder=5)
 
 
 def _pods_panel(ax: Any, item: Item, end: float, salt: str) -> None:

@@ -21,6 +21,8 @@ COLORS = {
     "commit": "#24292f",
     "seed": "#6e7781",
     "branch": "#b8bfc6",
+    "scan": "#24292f",
+    "scan_same": "#a0a0a0",
 }
 
 AXES_WIDTH_PT = 10.4 * 72  # the time axis of a 12 in figure, roughly

@@ -16,7 +16,9 @@ first sight without a tag is not recorded, a cleared tag is recorded as ``tag=No
 ``RepositoryScan`` when lastScanResult's revision or scanTime changes, ``LeaseHolder``
 when the leader Lease's holderIdentity changes (first sight and deletion included),
 ``PodState`` when a container's id/state/restart count/reason/exit code changes or the
-pod disappears, and Kubernetes Events as ``Note`` (``data["observer"] == "Event"``).
+pod disappears, Warning Events about ImagePolicies/ImageRepositories as ``KubeEvent``
+(first sight and each repetition) and every other Kubernetes Event as ``Note``
+(``data["observer"] == "Event"``).
 """
 
 from .fake import FakeSource

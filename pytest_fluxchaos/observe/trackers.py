@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain import PodStatus
-from ..history import (Event, History, LeaseHolder, Note, PodState, PolicyLatest, PolicyReady,
-                       PolicySpec, RepositoryReady, RepositoryScan)
+from ..history import (Event, History, KubeEvent, LeaseHolder, Note, OomKill, PodState, PolicyLatest,
+                       PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from .latency import LatencyProbe
 from .parse import (LEASE_NAME, condition, lease_holder, meta, object_key, policy_latest,
                     ready_state, status_write_time)
@@ -228,8 +228,16 @@ class LeaseTracker(Tracker):
         del self.state[key]
 
 
+IMAGE_KINDS = ("ImagePolicy", "ImageRepository")
+
+
 class EventTracker(Tracker):
-    """core/v1 Events -> Note (one per new event or repetition), for the story."""
+    """core/v1 Events -> one history event per new Event or repetition.
+
+    Warnings about ImagePolicies and ImageRepositories become ``KubeEvent`` (checkers
+    count them: a DependencyNotReady storm is a finding); every other Event a ``Note``
+    for the story.
+    """
 
     kind = "Event"
 
@@ -265,8 +273,24 @@ class EventTracker(Tracker):
             obj.get("lastTimestamp"), "lastTimestamp")
         if initial:
             written = None  # events from before the observer started say nothing about latency
+        if etype == "Warning" and involved.get("kind") in IMAGE_KINDS:
+            self._warning(obj, involved, target, written, src, int(count), data)
+            return
         self.recorder.emit(Note, key=target, written=written, source=src,
                            message=f"event {etype} {reason} {target}: {message}", data=data)
+
+    def _warning(self, obj: dict[str, Any], involved: dict[str, Any], target: str,
+                 written: str | None, src: str, count: int, data: dict[str, Any]) -> None:
+        series = obj.get("series") or {}
+        namespace = involved.get("namespace") or meta(obj).get("namespace", "")
+        self.recorder.emit(
+            KubeEvent, key=target, written=written, source=src, involved_kind=involved["kind"],
+            involved=f"{namespace}/{involved.get('name', '')}", type=data["type"],
+            reason=data["reason"], message=data["message"], count=count,
+            first_timestamp=obj.get("firstTimestamp") or obj.get("eventTime"),
+            last_timestamp=(series.get("lastObservedTime") or obj.get("lastTimestamp")
+                            or obj.get("eventTime")),
+            name=object_key(obj), reporter=data["reporter"])
 
     def deleted(self, key: str, obj: dict[str, Any] | None) -> None:
         uid = meta(obj or {}).get("uid")
@@ -280,6 +304,7 @@ class PodTracker:
 
     recorder: Recorder
     last: dict[str, PodStatus] = field(default_factory=dict)
+    ooms: set[tuple[str, int]] = field(default_factory=set)  # (pod, restart) already recorded
 
     @staticmethod
     def _signature(p: PodStatus) -> tuple[Any, ...]:
@@ -296,6 +321,7 @@ class PodTracker:
             self.recorder.emit(PodState, pod=key, container_id=pod.container_id,
                                state=pod.state, reason=_pod_reason(pod), exit_code=pod.exit_code,
                                restart_count=pod.restart_count)
+            self._oom(key, pod)
             self.last[key] = pod
         for key in sorted(set(self.last) - seen):
             if namespace is not None and not key.startswith(namespace + "/"):
@@ -304,6 +330,18 @@ class PodTracker:
             self.recorder.emit(PodState, pod=key, container_id=prev.container_id,
                                state="deleted", reason=None, exit_code=None,
                                restart_count=prev.restart_count)
+
+
+    def _oom(self, key: str, pod: PodStatus) -> None:
+        """One OomKill per killed container: while terminated the status describes the
+        container itself; once restarted, its last termination (restart count - 1)."""
+        if not pod.oom_killed:
+            return
+        restart = pod.restart_count if pod.state == "terminated" else pod.restart_count - 1
+        if restart < 0 or (key, restart) in self.ooms:
+            return
+        self.ooms.add((key, restart))
+        self.recorder.emit(OomKill, pod=key, restart=restart, exit_code=pod.exit_code)
 
 
 def _pod_reason(p: PodStatus) -> str | None:

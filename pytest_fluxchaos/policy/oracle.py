@@ -26,6 +26,7 @@ actually produces), so checkers can accept any of them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from .errors import REASON_DEPENDENCY_NOT_READY, PolicyError, ScanError
@@ -65,8 +66,14 @@ def scan_order(
             regexps.append(compile_go(pattern))
         except GoRegexpError as exc:
             raise ScanError(f"failed to compile regex {pattern}: {exc}") from None
-    kept = [t for t in tags if not any(rx.match_string(t) for rx in regexps)]
+    kept = [t for t in tags if not _excluded(tuple(exclusion_list), t)]
     return _db_order(kept, sem)
+
+
+@lru_cache(maxsize=1 << 17)
+def _excluded(patterns: tuple[str, ...], tag: str) -> bool:
+    """Cached per tag: the checkers scan every registry state, thousands of tags each."""
+    return any(compile_go(p).match_string(tag) for p in patterns)
 
 
 def _db_order(tags: Iterable[str], sem: Semantics) -> list[str]:

@@ -9,7 +9,8 @@ returned, so ``v1.0.0`` and ``1.0.0`` stay distinct.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from functools import lru_cache
+from dataclasses import dataclass, field
 
 from .constraints import Constraints, new_constraint
 from .errors import PolicyError
@@ -27,11 +28,19 @@ class SemVerPolicer:
     range: str
     constraints: Constraints
     sem: Semantics
+    # tag -> its version if considered; the checkers ask about every tag of a big
+    # repository at every registry state, and new_semver hands out one policer per range.
+    _seen: dict[str, Version | None] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def version(self, tag: str) -> Version | None:
         """The parsed version if the tag is considered, else None."""
-        v = parse_tag_version(tag, self.sem)
-        return v if v is not None and self.constraints.check(v) else None
+        try:
+            return self._seen[tag]
+        except KeyError:
+            v = parse_tag_version(tag, self.sem)
+            v = v if v is not None and self.constraints.check(v) else None
+            self._seen[tag] = v
+            return v
 
     def latest(self, tags: Sequence[str]) -> str:
         """``SemVer.Latest``: first strictly greatest eligible tag."""
@@ -74,6 +83,7 @@ class SemVerPolicer:
         return None
 
 
+@lru_cache(maxsize=256)
 def new_semver(range_: str, sem: Semantics) -> SemVerPolicer:
     """``NewSemVer``: raises PolicyError with Masterminds' constraint error."""
     return SemVerPolicer(range_, new_constraint(range_, sem), sem)

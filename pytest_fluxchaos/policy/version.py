@@ -9,6 +9,8 @@ Behaviour differences between library versions are selected by
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -254,8 +256,12 @@ def strict_new_version(s: str, sem: Semantics) -> Version:
     return Version(values[0], values[1], values[2], pre, meta, s)  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=1 << 17)
 def parse_tag_version(tag: str, sem: Semantics) -> Version | None:
-    """fluxcd/pkg/version ``ParseVersion``; None where Flux skips the tag."""
+    """fluxcd/pkg/version ``ParseVersion``; None where Flux skips the tag.
+
+    Cached: the checkers ask for every tag at every registry state, and a big repository
+    has thousands of tags and as many states (Version and Semantics are immutable)."""
     try:
         if sem.parse_version == "split3":
             if len(tag.split(".", 2)) != 3:

@@ -149,7 +149,10 @@ def test_control_plane(backend: DockerBackend) -> None:
 
 def test_registry(backend: DockerBackend) -> None:
     reg = backend.registry()
-    assert reg.insecure and reg.cluster_host == f"fluxchaos-{backend.run_id}-registry:5000"
+    # Controllers reach the registry through its fault proxy; the plugin pushes directly.
+    assert reg.insecure and reg.cluster_host == f"fluxchaos-{backend.run_id}-proxy:5000"
+    assert backend.registry_direct().cluster_host == f"fluxchaos-{backend.run_id}-registry:5000"
+    assert reg.host_url == backend.registry_direct().host_url
     with urllib.request.urlopen(reg.host_url + "/v2/", timeout=5) as resp:
         assert resp.status == 200
 

@@ -14,6 +14,7 @@ from pytest_fluxchaos.faults.lease_delete import LeaseEvidence
 from pytest_fluxchaos.faults.oom_helper import HelperReport, parse_report
 from pytest_fluxchaos.faults.oom_kill import OomEvidence
 from pytest_fluxchaos.faults.pod_delete import PodDeleteEvidence
+from pytest_fluxchaos.faults.registry_latency import LatencyAfter, LatencyEvidence
 from pytest_fluxchaos.faults.registry_outage import OutageEvidence
 
 BEFORE = PodStatus("ns", "irc-a", "c1", "running", restart_count=0)
@@ -94,6 +95,45 @@ def test_registry_outage_must_be_seen_down() -> None:
     assert ro.confirm(None, True, OutageEvidence(False)).outcome == "unconfirmed"
 
 
+LATENCY = LatencyEvidence("fluxchaos-registry-latency", 2000, 0, 0.004)
+
+
+def test_registry_latency_needs_the_toxic_active_and_a_slower_request() -> None:
+    rl = faults.get("registry-latency")
+    verdict = rl.confirm(None, LatencyAfter(True, {"latency": 2000}, 2.01), LATENCY)
+    assert verdict.outcome == "ok"
+    assert (verdict.facts["toxic_active"], verdict.facts["added_s"]) == (True, 2.006)
+
+
+@pytest.mark.parametrize("case, after_, why", [
+    ("the admin API failed", None, "state could not be read"),
+    ("the proxy does not list it", LatencyAfter(False, {}, 2.01), "does not list the latency toxic"),
+    ("listed but not slower", LatencyAfter(True, {"latency": 2000}, 0.005), "not measurably slower"),
+    ("only a little slower", LatencyAfter(True, {"latency": 2000}, 0.9), "wanted at least +1.000s"),
+    ("no request got through", LatencyAfter(True, {"latency": 2000}, None, "timed out"), "timed out"),
+])
+def test_registry_latency_unconfirmed(case: str, after_: LatencyAfter | None, why: str) -> None:
+    verdict = faults.get("registry-latency").confirm(None, after_, LATENCY)
+    assert verdict.outcome == "unconfirmed", case
+    assert why in (verdict.why or ""), (case, verdict.why)
+
+
+def test_registry_latency_params() -> None:
+    from pydantic import ValidationError
+
+    from pytest_fluxchaos.faults.registry_latency import LatencyParams
+    from pytest_fluxchaos.scenario import FaultAction
+
+    action = FaultAction(kind="registry-latency", duration=5, latency="1500ms", jitter="100ms")  # type: ignore[call-arg]
+    assert action.target == "registry"
+    params = action.params
+    assert isinstance(params, LatencyParams) and (params.latency, params.jitter) == (1.5, 0.1)
+    with pytest.raises(ValidationError, match="registry-latency needs a duration"):
+        FaultAction(kind="registry-latency")
+    with pytest.raises(ValidationError, match="greater than 0"):
+        FaultAction(kind="registry-latency", duration=5, latency=0)  # type: ignore[call-arg]
+
+
 def test_git_outage_must_be_seen_down() -> None:
     go = faults.get("git-outage")
     assert go.confirm(None, True, GitOutageEvidence(True)).outcome == "ok"
@@ -120,7 +160,8 @@ def test_helper_report_parsing() -> None:
 
 def test_table_is_discovered_and_complete() -> None:
     assert sorted(faults.FAULTS) == ["git-outage", "kill", "lease-delete", "oom-kill", "pod-delete",
-                                     "registry-outage"]
+                                     "registry-error", "registry-latency", "registry-outage", "registry-slow",
+                                     "registry-stale", "registry-truncate"]
     for kind in faults.FAULTS.values():
         assert kind.how and kind.confirmed_by, kind.name
     with pytest.raises(ValueError, match="unknown fault kind 'nope'"):

@@ -80,3 +80,24 @@ def test_run_scenario_reports_a_step_timeout_as_could_not_proceed(sim: Sim) -> N
     result = run_scenario(sc, PRESETS["single"], sim.env, seed=3)
     assert result.error is not None and "could not proceed" in result.error
     assert not result.passed
+
+
+def test_a_bulk_push_runs_on_several_client_processes_and_every_tag_lands(sim: Sim) -> None:
+    from pytest_fluxchaos.checkers.timeline import RegistryTimeline
+    from pytest_fluxchaos.generator import BULK_CLIENTS, BULK_PUSH
+
+    doc = YAML(typ="safe").load("""
+name: big
+images: [{name: app, tags: {semver: {start: 1.0.0}}}]
+repositories: [{name: app, image: app, interval: 0.2s}]
+policies: [{name: app, repository: app, policy: {semver: {range: ">=1.0.0"}}}]
+steps: [{push: {image: app, next: %d}}, {push: {image: app, next: 2}}]
+""" % (BULK_PUSH + 10))
+    sc = Scenario.model_validate(doc)
+    generator(sim, sc).run(deadline=sim.history.now() + 30)
+    ops = [e for e in sim.history.of(Op) if e.f == "push-tag"]
+    bulk, small = ops[:-4], ops[-4:]
+    assert len({e.process for e in bulk}) == BULK_CLIENTS
+    assert len({e.process for e in small}) == 1  # a small push stays one sequential client
+    present, maybe = RegistryTimeline(sim.history, "app").snapshot(sim.history.now())
+    assert len(present) == BULK_PUSH + 12 and not maybe

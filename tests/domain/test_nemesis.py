@@ -127,6 +127,27 @@ def test_registry_outage_heals_after_its_duration_and_an_ignored_stop_is_unknown
     assert landed(sim) is Validity.UNKNOWN
 
 
+def test_registry_latency_lands_on_the_proxy_heals_and_a_proxy_that_ignores_it_is_unknown(sim: Sim) -> None:
+    action = FaultAction(kind="registry-latency", duration=0.2, confirm_timeout=1, latency="1s")  # type: ignore[call-arg]
+    fault = sim.nemesis.inject(action)
+    assert [t.name for t in sim.env.registry_proxy().toxics] == ["fluxchaos-registry-latency"]
+    confirm = confirm_of(sim)
+    assert (confirm.outcome, confirm.detail["toxic_active"], confirm.detail["added_s"]) == ("ok", True, 1.0)
+    assert confirm.detail["evidence"]["latency_ms"] == 1000
+    assert landed(sim) is Validity.TRUE
+    sim.nemesis.heal_all()
+    assert fault.healed and sim.env.registry_proxy().toxics == ()
+    heal = next(e for e in sim.history.of(Fault) if e.phase == "heal")
+    assert (heal.outcome, heal.detail["toxic_active"]) == ("ok", False)
+
+    sim.env.proxy_ignores_toxics = True  # listed, but requests are not slower
+    sim.nemesis.inject(action)
+    assert [e.outcome for e in sim.history.of(Fault) if e.phase == "confirm"] == ["ok", "unconfirmed"]
+    assert landed(sim) is Validity.UNKNOWN
+    sim.nemesis.heal_all()
+    assert sim.env.registry_proxy().toxics == ()
+
+
 def test_git_outage_heals_after_its_duration_and_an_ignored_stop_is_unknown(sim: Sim) -> None:
     fault = sim.nemesis.inject(FaultAction(kind="git-outage", duration=0.2, confirm_timeout=1))
     assert not sim.env.git_reachable()

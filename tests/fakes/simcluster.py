@@ -18,16 +18,25 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-from pytest_fluxchaos.domain import BackendError, ContainerProcess, GitEndpoint, HelperResult, PodStatus
-from pytest_fluxchaos.history import (History, LeaseHolder, PodState, PolicyLatest, PolicyReady,
-                                      PolicySpec, RepositoryScan)
+from pytest_fluxchaos.domain import (TOXIC_TYPES, BackendError, ContainerProcess, GitEndpoint, HelperResult, LiarState,
+                                     LieLog, PodStatus, ProxyState, ProxyToxic, RegistryLie)
+from pytest_fluxchaos.history import (History, KubeEvent, LeaseHolder, PodState, PolicyLatest,
+                                      PolicyReady, PolicySpec, RepositoryReady, RepositoryScan)
 from pytest_fluxchaos.policy import PolicyError, latest_tag, scan_order
 from pytest_fluxchaos.scenario import Scenario
 from pytest_fluxchaos.variants import Variant
 
+from .simliar import SimLiar
+
 TICK = 0.02
+
+
+def _stamp() -> str:
+    """Now as Kubernetes writes a ``metav1.Time``: UTC, whole seconds."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -66,6 +75,7 @@ class SimNamespace:
     history: History | None = None
     observed: dict[str, Any] = field(default_factory=dict)
     shared_lock_holder: str | None = None
+    warnings: dict[tuple[str, str, str, str], tuple[int, str]] = field(default_factory=dict)
 
 
 class SimEnvironment:
@@ -93,6 +103,12 @@ class SimEnvironment:
         self.registry_ignores_stop = False
         self.git_up = True
         self.git_ignores_stop = False
+        # The registry's fault proxy: toxics by name; a probe's simulated time (no sleep) is
+        # the base plus every latency toxic's latency, unless the proxy ignores its toxics.
+        self.proxy_toxics: dict[str, ProxyToxic] = {}
+        self.proxy_ignores_toxics = False
+        self.proxy_base_s = 0.002
+        self.liar = SimLiar()  # the registry liar: every scan's listing goes through it
         self.git_repos: set[str] = set()
         self.helper_calls: list[tuple[str, str, dict[str, str]]] = []
         self.reaped: list[int] = []
@@ -275,6 +291,43 @@ class SimEnvironment:
     def registry_reachable(self) -> bool:
         return self.registry_up
 
+    def registry_proxy(self) -> ProxyState:
+        return ProxyState("registry", "0.0.0.0:5000", "sim-registry:5000", True,
+                          tuple(self.proxy_toxics.values()))
+
+    def add_registry_toxic(self, toxic: ProxyToxic) -> ProxyToxic:
+        if toxic.kind not in TOXIC_TYPES:
+            raise BackendError(f"unknown toxic type {toxic.kind!r}")
+        if toxic.name in self.proxy_toxics:
+            raise BackendError(f"toxic {toxic.name} already exists")
+        self.proxy_toxics[toxic.name] = toxic
+        return toxic
+
+    def remove_registry_toxic(self, name: str) -> None:
+        self.proxy_toxics.pop(name, None)
+
+    def registry_proxy_probe(self, timeout: float = 30.0) -> float:
+        if not self.registry_up:
+            raise BackendError("GET through the proxy failed: the registry is down")
+        if self.proxy_ignores_toxics:
+            return self.proxy_base_s
+        added = sum(t.attributes.get("latency", 0) for t in self.proxy_toxics.values() if t.kind == "latency")
+        return self.proxy_base_s + added / 1000.0
+
+    def registry_liar(self) -> LiarState:
+        return self.liar.state()
+
+    def set_registry_lie(self, lie: RegistryLie) -> RegistryLie:
+        with self._lock:
+            listings = {f"{ns}/{image}": sorted(tags) for (ns, image), tags in self.registry.items()}
+        return self.liar.set(lie, listings)
+
+    def clear_registry_lie(self, lie_id: str) -> None:
+        self.liar.clear(lie_id)
+
+    def registry_lie_log(self, since: int = 0, lie: str | None = None) -> LieLog:
+        return self.liar.since(since, lie)
+
     def git_server(self) -> GitEndpoint:
         return GitEndpoint(host_url="http://127.0.0.1:1/git", cluster_url="http://sim-git:8080/git")
 
@@ -350,23 +403,8 @@ class SimEnvironment:
         for name, repo in ns.repos.items():
             due = (repo["scan_time"] is None or not leader.db.get(repo["image"])
                    or now - repo["scan_time"] >= repo["interval"])
-            if due and self.registry_up:
-                tags = scan_order(sorted(self.registry.get((ns.name, repo["image"]), set())),
-                                  *([repo["exclusion"]] if repo["exclusion"] is not None else []))
-                leader.db[repo["image"]] = list(tags)
-                revision = str(zlib.adler32(json.dumps(list(tags), separators=(",", ":")).encode()))
-                repo["scan_time"] = now
-                if revision != repo["revision"]:
-                    repo["revision"] = revision
-                    for pol in ns.policies.values():
-                        if pol["repository"] == name:
-                            pol["pending"] = True
-                if ns.history:
-                    ns.history.record(RepositoryScan, repository=f"{ns.name}/{name}",
-                                      revision=revision, tag_count=len(tags),
-                                      latest_tags=tuple(tags[:10]))
-            elif due:
-                repo["scan_time"] = now
+            if due:
+                self._scan(ns, name, repo, leader, now)
         for name, pol in ns.policies.items():
             if not pol["pending"]:
                 continue
@@ -384,6 +422,60 @@ class SimEnvironment:
             self._set_policy(ns, name, pol, tag, ("True", "Succeeded",
                              f"Latest image tag for {ns.repos[pol['repository']]['image']} resolved to {tag}"))
 
+    def _scan(self, ns: SimNamespace, name: str, repo: dict[str, Any], leader: SimPod,
+              now: float) -> None:
+        """One scan by the leader. A failed scan marks the repository Ready=False and
+        leaves the policies alone: IRC re-runs a policy only when its repository's
+        revision changes, so it keeps its last Ready=True (image-reflector-controller#449)."""
+        repo["scan_time"] = now  # failed or not, the next scan is an interval away
+        key = (ns.name, repo["image"])
+        served = (self.liar.list_tags(f"{ns.name}/{repo['image']}",
+                                      sorted(self.registry[key]) if key in self.registry else None, leader.name)
+                  if self.registry_up else None)
+        if served is None:
+            why = "the registry answered an error" if self.registry_up else "registry unreachable"
+            self._set_repository(ns, name, repo, ("False", "ReadOperationFailed",
+                                                  f"scan failed: {why} (simulated)"))
+            return
+        tags = scan_order(served, *([repo["exclusion"]] if repo["exclusion"] is not None else []))
+        leader.db[repo["image"]] = list(tags)
+        revision = str(zlib.adler32(json.dumps(list(tags), separators=(",", ":")).encode()))
+        if revision != repo["revision"]:
+            repo["revision"] = revision
+            for pol in ns.policies.values():
+                if pol["repository"] == name:
+                    pol["pending"] = True
+        if ns.history:
+            ns.history.record(RepositoryScan, repository=f"{ns.name}/{name}",
+                              revision=revision, tag_count=len(tags), scan_time=_stamp(),
+                              latest_tags=tuple(tags[:10]))
+        self._set_repository(ns, name, repo, ("True", "Succeeded", f"successful scan: found {len(tags)} "
+                                              f"tags with checksum {revision}"))
+
+    def _set_repository(self, ns: SimNamespace, name: str, repo: dict[str, Any],
+                        ready: tuple[str, str, str]) -> None:
+        """Ready as the observer records it: on a change of status or reason; a failure
+        also warns, as IRC's notify does after every reconcile that ends not Ready."""
+        if ready[:2] != repo.get("ready", ("", ""))[:2] and ns.history:
+            ns.history.record(RepositoryReady, repository=f"{ns.name}/{name}", status=ready[0],
+                              reason=ready[1], message=ready[2])
+        repo["ready"] = ready
+        if ready[0] == "False":
+            self._warn(ns, "ImageRepository", name, ready[1], ready[2])
+
+    def _warn(self, ns: SimNamespace, kind: str, name: str, reason: str, message: str) -> None:
+        """A Warning Event, folded like the API server folds repetitions: one Event object
+        per (object, reason, message) whose count and lastTimestamp grow."""
+        key = (kind, name, reason, message)
+        count, first = ns.warnings.get(key, (0, _stamp()))
+        ns.warnings[key] = (count + 1, first)
+        if ns.history:
+            ns.history.record(KubeEvent, involved_kind=kind, involved=f"{ns.name}/{name}",
+                              type="Warning", reason=reason, message=message, count=count + 1,
+                              first_timestamp=first, last_timestamp=_stamp(),
+                              name=f"{ns.name}/{name}.{zlib.crc32(repr(key).encode()):08x}",
+                              reporter="image-reflector-controller")
+
     def _set_policy(self, ns: SimNamespace, name: str, pol: dict[str, Any], tag: str | None,
                     ready: tuple[str, str, str]) -> None:
         key = f"{ns.name}/{name}"
@@ -394,6 +486,8 @@ class SimEnvironment:
             ns.history.record(PolicyReady, policy=key, status=ready[0], reason=ready[1],
                               message=ready[2])
         pol["ready"] = ready
+        if ready[0] == "False":
+            self._warn(ns, "ImagePolicy", name, ready[1], ready[2])
 
     def _emit_pod(self, ns: SimNamespace, pod: SimPod) -> None:
         if ns.history:

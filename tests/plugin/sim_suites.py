@@ -51,6 +51,30 @@ scenarios:
     bounds: {converge: 5s, settle: 1s, stuck: 5s, timeout: 30s}
 """
 
+OUTAGE = """
+scenarios:
+  - name: outage
+    variants: [single]
+    images:
+      - name: app
+        tags: [1.0.0, 1.1.0, 1.2.0]
+    repositories:
+      - {name: app, image: app, interval: 0.1s}
+    policies:
+      - {name: app-semver, repository: app, policy: {semver: {range: ">=1.0.0"}}}
+    steps:
+      - push: {image: app, tags: [1.0.0, 1.1.0]}
+      - after: {policy: app-semver, tag: 1.1.0, timeout: 5s}
+      - fault: {id: down, kind: registry-outage, duration: 1.2s}
+      - after: {fault: down}
+        delay: 1.6s
+      - push: {image: app, tags: [1.2.0]}
+      - after: {policy: app-semver, tag: 1.2.0, timeout: 5s}
+    expect:
+      "*": {ready-honest: false}
+    bounds: {converge: 4s, settle: 0.5s, stuck: 5s, honest: 0.5s, wait: 5s, timeout: 30s}
+"""
+
 EXPLORE_SMALL = """
 suite: sim-explore-small
 explore:

@@ -47,7 +47,8 @@ CASES = [
      "scenarios.0.repositories.0.interval: expected a duration like '30s'"),
     ("unknown fault kind", "kind: oom-kill", "kind: oom", 20,
      "scenarios.0.steps.1.fault.kind: unknown fault kind 'oom'; expected one of git-outage, kill, "
-     "lease-delete, oom-kill, pod-delete, registry-outage"),
+     "lease-delete, oom-kill, pod-delete, registry-error, registry-latency, registry-outage, registry-slow, "
+     "registry-stale, registry-truncate"),
     ("bad fault target", "target: leader}", "target: boss}", 20,
      "scenarios.0.steps.1.fault.target: expected leader, standby, registry or pod-N, got 'boss'"),
     ("misspelt key", "    images:", "    imagez:", 4,

@@ -2,10 +2,11 @@
 
 Layout of one run (``<p>`` = ``fluxchaos-<run-id>``; every object is labelled
 ``io.fluxchaos.run=<run-id>`` and ``io.fluxchaos.managed=true``): network ``<p>-net``,
-etcd and kube-apiserver (:mod:`.control_plane`), the registry (:mod:`.registry`), the Git
-server (:mod:`.git`), and per
-namespace the controller's pods (:mod:`.pods`, restarted by :mod:`.supervisor`). The
-fault primitives are in :mod:`.primitives`. This class only wires them together.
+etcd and kube-apiserver (:mod:`.control_plane`), the registry (:mod:`.registry`) with its
+fault proxy in front (:mod:`.proxy`, Toxiproxy then the registry liar; controllers reach
+the registry through it), the Git server (:mod:`.git`), and per namespace the controller's
+pods (:mod:`.pods`, restarted by :mod:`.supervisor`). The fault primitives are in
+:mod:`.primitives` (the proxy's in :mod:`.proxy`). This class only wires them together.
 
 The run directory (PKI, kubeconfig, service-account files) must be on the Docker
 host's filesystem: the backend bind-mounts from it (the local engine is the target).
@@ -36,6 +37,7 @@ from .git import GitContainer
 from .labels import LABEL_MANAGED, LABEL_RUN
 from .pods import PodRuntime
 from .primitives import Primitives
+from .proxy import ProxyContainer, ProxyPrimitives
 from .registry import RegistryContainer
 from .supervisor import PodRecord, Supervisor
 
@@ -48,7 +50,7 @@ def _quiet(_message: str) -> None:
     pass
 
 
-class DockerBackend:
+class DockerBackend(ProxyPrimitives):
     """The ``docker`` backend: see the module docstring for what it creates."""
 
     name = "docker"
@@ -85,6 +87,7 @@ class DockerBackend:
         self._plane: ControlPlane | None = None
         self._registry: RegistryContainer | None = None
         self._git: GitContainer | None = None
+        self._proxy: ProxyContainer | None = None
         self._runtime: PodRuntime | None = None
         self._prims: Primitives | None = None
         self._sup: Supervisor | None = None
@@ -181,26 +184,39 @@ class DockerBackend:
         git_image = getattr(assets, "git_image", "")
         if not git_image:
             raise BackendError(f"the assets name no Git server image; {ASSETS_HINT}")
-        for ref in (assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image, git_image):
+        proxy_image = getattr(assets, "proxy_image", "")
+        if not proxy_image:
+            raise BackendError(f"the assets name no fault-proxy image for the registry; {ASSETS_HINT}")
+        for ref in (assets.etcd_image, assets.apiserver_image, assets.registry_image, assets.stress_image, git_image,
+                    proxy_image):
             c.image_config(ref)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.run_dir, 0o755)
         progress(f"docker: run {self.run_id} in {self.run_dir}")
-        progress("docker: creating network, etcd, kube-apiserver, registry and Git server")
+        progress("docker: creating network, etcd, kube-apiserver, registry, its fault proxy and Git server")
         self._ensure_network()
         # Before the control plane: its readiness window (apiserver_timeout) stays as it was.
         self._git = GitContainer(c, self.prefix, self.network_name)
         self._git.start(git_image)
+        self._registry = RegistryContainer(c, self.prefix, self.network_name, outage_mode=self.registry_outage_mode)
+        # Toxiproxy and the liar dial their upstreams per connection (Docker's DNS), so they may start first.
+        self._proxy = ProxyContainer(c, self.prefix, self.network_name, self._registry.endpoint().cluster_host)
+        t_proxy = time.monotonic()
+        self._proxy.start(proxy_image)
+        self.timings["proxy_run_s"] = time.monotonic() - t_proxy  # docker run of the proxy
         self._plane = ControlPlane(c, self.prefix, self.network_name, timeout=self.apiserver_timeout)
         pki_dir = self._plane.start(assets.etcd_image, assets.apiserver_image, self.run_dir,
                                     self._requested_ports[0])
-        self._registry = RegistryContainer(c, self.prefix, self.network_name, outage_mode=self.registry_outage_mode)
         self._registry.start(assets.registry_image, self._requested_ports[1])
         self._plane.wait_ready(pki_dir)
         self.timings["apiserver_ready_s"] = time.monotonic() - t0
         self._plane.write_kubeconfig(self.kubeconfig_path)
         self._kube = KubeClient(self.kubeconfig_path)
         self._registry.wait()
+        t_proxy = time.monotonic()
+        self._proxy.wait()
+        # After the control plane's wait, so mostly the admin call creating the proxy.
+        self.timings["proxy_wait_s"] = time.monotonic() - t_proxy
         self._git.wait()
         assert self._plane.pki is not None
         self._sup = Supervisor(self.run_id, connect_docker, self._create_pod_container, backoff=self.backoff,
@@ -238,8 +254,23 @@ class DockerBackend:
 
     def registry(self) -> RegistryEndpoint:
         self._require()
+        assert self._registry is not None and self._proxy is not None
+        direct = self._registry.endpoint()
+        # The plugin pushes straight to the registry; the controllers go through the proxy.
+        return RegistryEndpoint(host_url=direct.host_url, cluster_host=self._proxy.cluster_host,
+                                insecure=direct.insecure)
+
+    def registry_direct(self) -> RegistryEndpoint:
+        """The registry itself, bypassing the fault proxy."""
+        self._require()
         assert self._registry is not None
         return self._registry.endpoint()
+
+    # -- the registry's fault proxy and liar (proxy.ProxyPrimitives) ------------------------
+    def _proxy_container(self) -> ProxyContainer:
+        self._require()
+        assert self._proxy is not None
+        return self._proxy
 
     # -- install ----------------------------------------------------------------------------
     def install_flux(self, request: InstallRequest, progress: Progress = _quiet,
@@ -395,6 +426,8 @@ class DockerBackend:
                     self._kube.close()
                 except BaseException:  # noqa: BLE001
                     pass
+            if self._proxy is not None:
+                self._proxy.close()
             docker = self._docker
             if docker is None:
                 try:

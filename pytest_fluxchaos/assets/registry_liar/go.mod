@@ -1,0 +1,3 @@
+module fluxchaos.local/registry-liar
+
+go 1.22
