@@ -122,6 +122,20 @@ MUTANTS = [
      ["tests/explore"]),
     ("explore: xdist workers explore the same schedules", "pytest_fluxchaos/explore/explorer.py",
      "                    index += self.workers\n", "                    index += 1\n", ["tests/explore"]),
+    # natural OOM kills (issue 12): the observer's one-per-container rule and the checker's attribution
+    ("no-oom: an injected oom-kill's kill called natural", "pytest_fluxchaos/checkers/no_oom.py",
+     "            if cause is not None:\n", "            if False:\n", ["tests/test_no_oom.py"]),
+    ("no-oom: a kill of another pod blamed on the fault", "pytest_fluxchaos/checkers/no_oom.py",
+     "if pod == name and start <= kill.t <= end", "if start <= kill.t <= end", ["tests/test_no_oom.py"]),
+    ("observer: one OOM kill recorded again at every poll", "pytest_fluxchaos/observe/trackers.py",
+     "        if restart < 0 or (key, restart) in self.ooms:\n", "        if restart < 0:\n",
+     ["tests/test_observe.py"]),
+    ("generator: a bulk push on one client process", "pytest_fluxchaos/generator.py",
+     '                self.push(image, tag, f"{self.process}-bulk-{k}")\n', "                self.push(image, tag)\n",
+     ["tests/domain/test_generator.py"]),
+    ("story: a lie's confirmation no longer says what was served", "pytest_fluxchaos/checkers/story.py",
+     "        detail = lie_text(c.detail) or fmt_detail(c.detail)\n", "        detail = fmt_detail(c.detail)\n",
+     ["tests/test_story_lies.py", "tests/test_checkers.py"]),
 ]
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The tests, as CI runs them (after scripts/setup.sh): the import-layer contracts, types,
 # the deliberate bugs the fast tier must kill, then every test tier plus the flux2#4984
-# item and the IAC-under-faults suite on the docker backend. Fails if the tests leave a
-# Docker volume behind.
+# item, the IAC-under-faults suite, every registry lie told to the real controller and the
+# known-bug matrix (truncated listings, IRC#449, natural OOM, fetchDigest/insecure) on the
+# docker backend. Fails if the tests leave a Docker volume behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -16,9 +17,9 @@ stamp "mutants the fast tier must kill: python3 scripts/mutants.py"
 python3 scripts/mutants.py
 
 volumes_before=$(docker volume ls -q | sort)
-stamp "tests: every tier, the flux2#4984 item (with image automation) and IAC under faults"
+stamp "tests: every tier, the flux2#4984 item (with image automation), IAC under faults, registry lies, known bugs"
 python3 -m pytest -p fluxchaos tests suites/flux2-4984-oom-failover.yaml::two-flips-stale-db \
-    suites/iac-under-faults.yaml \
+    suites/iac-under-faults.yaml suites/registry-lies.yaml suites/known-bugs \
     --fluxchaos-backend=docker --fluxchaos-parallel -q -rfEs
 leaked=$(comm -13 <(echo "$volumes_before") <(docker volume ls -q | sort))
 if [ -n "$leaked" ]; then

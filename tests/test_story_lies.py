@@ -26,3 +26,19 @@ def test_slow_and_throttled_say_how() -> None:
     assert lie_text(slow) == "served 1 lie(s) to go-containerregistry: tags/list 200 after 3.0s"
     throttled = {"lies_served": 4, "served": [{**SERVED, "status": 429, "retry_after_s": 5}]}
     assert lie_text(throttled) == "served 4 lie(s) to go-containerregistry: tags/list 429, Retry-After 5s"
+
+
+def test_the_fault_line_of_a_story_says_what_the_lie_served() -> None:
+    from pytest_fluxchaos.checkers import CheckContext, PolicyUnderTest
+    from pytest_fluxchaos.checkers.story import StoryTeller
+    from pytest_fluxchaos.history import Fault, History
+
+    detail = {"lie": "l1", "lies_served": 1, "served": [{**SERVED, "served_tags": 2, "upstream_tags": 3}]}
+    inject = Fault(t=1.0, wall="2026-01-01T00:00:01.000+00:00", fault_id="short", f="registry-truncate",
+                   phase="inject", target="registry", resolved="registry")
+    confirm = Fault(t=2.0, wall="2026-01-01T00:00:02.000+00:00", fault_id="short", f="registry-truncate",
+                    phase="confirm", target="registry", outcome="ok", detail=detail)
+    ctx = CheckContext(policies=(PolicyUnderTest("ns/app", "app", {"semver": {"range": ">=1.0.0"}}),))
+    line = StoryTeller(History.from_events([inject, confirm]), ctx).text(inject, None)
+    assert line == ("fault short registry-truncate registry injected; confirmed t=2.0s "
+                    "(served 1 lie(s) to go-containerregistry: tags/list 200, 2 of 3 tags)")
