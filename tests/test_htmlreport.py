@@ -273,7 +273,7 @@ def test_summary_table_shows_each_checker_verdict_against_its_expectation(report
     assert "expected true ✗ unexpected" in shared
     single = rows["two-flips-stale-db[single]"]
     assert "mismatch" not in single and "v-false" not in single
-    assert single.count("<b>true</b>") == 5
+    assert single.count("<b>true</b>") == 6  # no-regression, converges, never-stuck, ready-honest, no-oom, faults-landed
     unavailable = rows["two-flips-stale-db[single-pvc]"]
     assert '<span class="badge error">ERROR</span>' in unavailable
     assert unavailable.count("<b>unknown</b>") == 4
@@ -747,7 +747,7 @@ def test_git_checkers_in_the_summary_table_only_where_they_ran(git_report: tuple
     head = html[html.index('<table class="summary">'):html.index("</thead>")]
     names = re.findall(r"<th>([a-z-]+)</th>", head)
     assert names[names.index("no-regression"):names.index("git-converges") + 1] == [
-        "no-regression", "converges", "never-stuck", "ready-honest", "faults-landed",
+        "no-regression", "converges", "never-stuck", "ready-honest", "no-oom", "faults-landed",
         "git-no-regression", "git-converges"]
     rows = summary_rows(html)
     git = rows["two-flips-stale-db-git[ha-emptydir]"]

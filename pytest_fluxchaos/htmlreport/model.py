@@ -436,15 +436,7 @@ def policy_timeline(history: History, policy: str, irc_version: str | None,
 
     best: list[tuple[float, str | None]] = []
     if image is not None:
-        timeline = RegistryTimeline(history, image)
-        prev: object = object()
-        for t in timeline.change_times:
-            present, _maybe = timeline.snapshot(t)
-            cand = [tag for tag in present if y_of.get(tag, -1) >= 0]
-            top = max(cand, key=lambda tag: (y_of[tag], tag)) if cand else None
-            if top != prev:
-                best.append((t, top))
-                prev = top
+        best = _best_over_time(RegistryTimeline(history, image), y_of)
     repository = _repository_for(history, policy, spec)
     return PolicyTimeline(policy=policy, spec_text=spec_text, image=image, order_error=order_error,
                           ticks=ticks, y_of=y_of, resolved=resolved, pushes=pushes, best=best,
@@ -453,6 +445,36 @@ def policy_timeline(history: History, policy: str, irc_version: str | None,
                           repo_ready=[(e.t, e.status, e.reason) for e in history.of(RepositoryReady)
                                       if e.repository == repository],
                           scans=_scans(history, repository))
+
+
+def _best_over_time(timeline: RegistryTimeline, y_of: dict[str, int]) -> list[tuple[float, str | None]]:
+    """The best ranked tag present in the registry, at each time it changes: kept up
+    incrementally (a push can only raise it; a tag that leaves forces a recount), so a
+    repository of thousands of tags is one pass."""
+    def rank(tag: str) -> tuple[int, str]:
+        return (y_of[tag], tag)
+
+    present: set[str] = set()
+    top: str | None = None
+    best: list[tuple[float, str | None]] = []
+    prev: object = object()
+    for t, changed in timeline.changes():
+        left = False
+        for tag, state in changed.items():
+            if state == "present":
+                present.add(tag)
+                if y_of.get(tag, -1) >= 0 and (top is None or rank(tag) > rank(top)):
+                    top = tag
+            elif tag in present:
+                present.discard(tag)
+                left = True
+        if left:
+            ranked = [tag for tag in present if y_of.get(tag, -1) >= 0]
+            top = max(ranked, key=rank) if ranked else None
+        if top != prev:
+            best.append((t, top))
+            prev = top
+    return best
 
 
 def _repository_for(history: History, policy: str, spec: dict[str, Any] | None) -> str | None:

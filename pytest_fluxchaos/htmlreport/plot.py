@@ -35,6 +35,7 @@ from .model import Item, PolicyTimeline, common_prefix
 from .plot_git import _git_panel, commit_label, place_labels  # noqa: F401 - the Git lane, re-exported
 from .plot_style import AXES_WIDTH_PT, COLORS, LABEL_ROWS
 
+MAX_MINOR_TICKS = 300
 MAX_TICK_LABELS = 28
 
 
@@ -278,15 +279,16 @@ def _rank_panel(ax: Any, pol: PolicyTimeline, end: float, salt: str) -> None:
         ax.text(0.5, 0.5, "the policy never resolved a tag", transform=ax.transAxes,
                 ha="center", va="center", color="#888")
 
-    # pushes and deletes
-    for t, tag, typ, f in pol.pushes:
-        y = pol.y_of.get(tag, -1)
-        if f == "delete-tag":
-            ax.plot([t], [y], "v", color=COLORS["delete"], ms=7, zorder=5)
-        elif typ == "ok":
-            ax.plot([t], [y], "^", color=COLORS["push"], ms=7, zorder=5)
-        else:
-            ax.plot([t], [y], "^", mfc="none", color=COLORS["push_failed"], ms=7, zorder=5)
+    # pushes and deletes: one artist per kind, so a bulk load of thousands of tags is
+    # three markers series, not thousands of artists (smaller markers when crowded)
+    size = 7 if len(pol.pushes) <= 200 else 3
+    for kind, marker, style in (("delete", "v", {"color": COLORS["delete"]}),
+                                ("ok", "^", {"color": COLORS["push"]}),
+                                ("failed", "^", {"mfc": "none", "color": COLORS["push_failed"]})):
+        points = [(t, pol.y_of.get(tag, -1)) for t, tag, typ, f in pol.pushes
+                  if kind == ("delete" if f == "delete-tag" else "ok" if typ == "ok" else "failed")]
+        if points:
+            ax.plot([t for t, _ in points], [y for _, y in points], marker, ls="none", ms=size, zorder=5, **style)
 
     for t in pol.spec_changes:
         ax.axvline(t, color="#555", lw=1, ls=":", zorder=2)
@@ -324,7 +326,8 @@ def _tag_ticks(ax: Any, pol: PolicyTimeline) -> None:
         important |= {pol.y_of.get(r.new, -2) for r in pol.regressions}
         step = max(1, len(ticks) // (MAX_TICK_LABELS - min(len(important), MAX_TICK_LABELS // 2)))
         keep = {y for i, (y, _) in enumerate(ticks) if i % step == 0} | important
-        ax.set_yticks([y for y, _ in ticks], minor=True)
+        if len(ticks) <= MAX_MINOR_TICKS:  # beyond, a tick per tag is ink and minutes of layout
+            ax.set_yticks([y for y, _ in ticks], minor=True)
         ticks = [(y, lab) for y, lab in ticks if y in keep]
     ax.set_yticks([y for y, _ in ticks], [lab for _, lab in ticks])
     if any(y < 0 for y, _ in ticks):
