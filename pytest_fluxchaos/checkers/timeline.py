@@ -217,28 +217,6 @@ class SpecTimeline:
         """Changes with ``start < since <= end``."""
         return [c for c in self.changes if start < c.since <= end]
 
-    def changes(self) -> Iterator[tuple[float, dict[str, TagState]]]:
-        """At each change time, the tags whose state changed then and their new state.
-
-        Incremental: a tag's state only moves at its own ops' invoke and completion
-        times, so each time recomputes just those tags. A big repository (thousands of
-        pushes, as many change times) is walked in one pass, where calling
-        :meth:`snapshot` at every change time would be quadratic.
-        """
-        at: dict[float, set[str]] = defaultdict(set)
-        for p in self.pairs:
-            at[p.invoke.t].add(p.tag)
-            if p.done is not None:
-                at[p.done.t].add(p.tag)
-        current: dict[str, TagState] = {}
-        for t in self.change_times:
-            changed: dict[str, TagState] = {}
-            for tag in sorted(at[t]):
-                new = self.state(tag, t)
-                if current.get(tag, "absent") != new:
-                    changed[tag] = current[tag] = new
-            yield t, changed
-
     def last_change(self) -> float | None:
         return self.changes[-1].since if self.changes else None
 

@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_fluxchaos.history import (EVENT_TYPES, Event, Fault, History,
                                       LeaseHolder, Op, PodState, PolicyLatest, PolicyReady,
@@ -26,6 +26,9 @@ from pytest_fluxchaos.history import (EVENT_TYPES, Event, Fault, History,
 from pytest_fluxchaos.checkers import CHECKER_NAMES as CHECKER_ORDER
 
 from .commits import CommitMark, commit_marks
+
+if TYPE_CHECKING:
+    from pytest_fluxchaos.checkers.timeline import RegistryTimeline
 
 
 # --------------------------------------------------------------------------- loading
