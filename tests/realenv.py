@@ -73,3 +73,19 @@ def require_assets(flux_version: str = FLUX_VERSION) -> Assets:
     if warm is None:
         pytest.skip(not_built(flux_version))
     return warm
+
+
+def run_leftovers(run_id: str) -> dict[str, list[str]]:
+    """The containers, networks and volumes still labelled with a backend run's id."""
+    from pytest_fluxchaos.backends.docker.labels import LABEL_RUN
+
+    client = docker.from_env()
+    label = f"{LABEL_RUN}={run_id}"
+    try:
+        return {
+            "containers": [c.name for c in client.containers.list(all=True, filters={"label": label})],
+            "networks": [n.name for n in client.networks.list(filters={"label": label})],
+            "volumes": [v.name for v in client.volumes.list(filters={"label": label})],
+        }
+    finally:
+        client.close()

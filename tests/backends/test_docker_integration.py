@@ -19,7 +19,7 @@ from typing import Any
 import docker
 import pytest
 import yaml
-from realenv import FLUX_VERSION, require_assets
+from realenv import FLUX_VERSION, require_assets, run_leftovers
 
 from pytest_fluxchaos.backends.base import Backend
 from pytest_fluxchaos.domain import BackendError, InstallRequest
@@ -37,19 +37,6 @@ FAST_ELECTION = [
 
 def _docker() -> docker.DockerClient:
     return docker.from_env()
-
-
-def _leftovers(run_id: str) -> dict[str, list[str]]:
-    client = _docker()
-    label = f"{LABEL_RUN}={run_id}"
-    try:
-        return {
-            "containers": [c.name for c in client.containers.list(all=True, filters={"label": label})],
-            "networks": [n.name for n in client.networks.list(filters={"label": label})],
-            "volumes": [v.name for v in client.volumes.list(filters={"label": label})],
-        }
-    finally:
-        client.close()
 
 
 def _deployment(assets: Any, replicas: int, *, shared_data: bool = False, memory: str | None = None) -> dict:
@@ -91,7 +78,7 @@ def backend(assets: Any):
     finally:
         run_id = b.run_id
         b.teardown()
-        assert _leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
+        assert run_leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +295,7 @@ def test_oom_kill(backend: DockerBackend, ha: str, assets: Any) -> None:
     new = _new_lease_holder(backend, ha, lease.holder_identity)
     assert new.holder_pod in {p.name for p in backend.pods(ha)}
     # The helper is gone.
-    assert not [c for c in _leftovers(backend.run_id)["containers"] if "-helper-" in c]
+    assert not [c for c in run_leftovers(backend.run_id)["containers"] if "-helper-" in c]
     _report("oom_kill: inject -> exit observed (OOMKilled)", evidence.exit_detected_s or 0.0)
     _report("oom_kill: inject -> restart confirmed", elapsed)
 
@@ -402,11 +389,11 @@ def test_teardown_after_exception(assets: Any) -> None:
                 InstallRequest(namespace="single", deployment=_deployment(assets, 1), irc_version=assets.irc_version),
                 lambda m: None,
             )
-            assert any(_leftovers(run_id).values())
+            assert any(run_leftovers(run_id).values())
             raise RuntimeError("boom")
         finally:
             b.teardown()
-    assert _leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
+    assert run_leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
     b.teardown()  # idempotent
 
 
@@ -417,7 +404,7 @@ def test_gc_removes_crashed_run(assets: Any) -> None:
     b._sup.stop()  # simulate a crashed process: nothing torn down
     removed = gc(all_runs=False, run_id=run_id)
     assert removed["containers"] and removed["networks"] and removed["volumes"]
-    assert _leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
+    assert run_leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
     b.teardown()
 
 
@@ -447,7 +434,7 @@ def test_port_in_use_is_actionable(assets: Any) -> None:
             assert "\n" not in str(exc.value)
         finally:
             b.teardown()
-    assert _leftovers(b.run_id) == {"containers": [], "networks": [], "volumes": []}
+    assert run_leftovers(b.run_id) == {"containers": [], "networks": [], "volumes": []}
 
 
 def test_apiserver_not_ready_shows_logs(assets: Any) -> None:
@@ -458,4 +445,4 @@ def test_apiserver_not_ready_shows_logs(assets: Any) -> None:
         assert "\n" not in str(exc.value)
     finally:
         b.teardown()
-    assert _leftovers(b.run_id) == {"containers": [], "networks": [], "volumes": []}
+    assert run_leftovers(b.run_id) == {"containers": [], "networks": [], "volumes": []}

@@ -15,12 +15,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import docker
 import pytest
-from realenv import FLUX_VERSION, require_assets
+from realenv import FLUX_VERSION, require_assets, run_leftovers
 
 from pytest_fluxchaos.backends.docker import DockerBackend
-from pytest_fluxchaos.backends.docker.supervisor import LABEL_RUN
 from pytest_fluxchaos.backends.kube_environment import KubeEnvironment
 from pytest_fluxchaos.history import Fault, History
 from pytest_fluxchaos.nemesis import Nemesis
@@ -38,19 +36,6 @@ SCENARIO = {
     "policies": [{"name": "app", "repository": "app", "policy": {"semver": {"range": ">=1.0.0"}}}],
     "steps": [{"push": {"image": "app", "tags": ["1.0.0", "1.1.0"]}}],
 }
-
-
-def _leftovers(run_id: str) -> dict[str, list[str]]:
-    client = docker.from_env()
-    label = f"{LABEL_RUN}={run_id}"
-    try:
-        return {
-            "containers": [c.name for c in client.containers.list(all=True, filters={"label": label})],
-            "networks": [n.name for n in client.networks.list(filters={"label": label})],
-            "volumes": [v.name for v in client.volumes.list(filters={"label": label})],
-        }
-    finally:
-        client.close()
 
 
 def _container_ip(backend: DockerBackend, container_id: str) -> str:
@@ -139,4 +124,4 @@ def test_irc_scans_through_the_proxy_and_registry_latency_lands() -> None:
             env.close()
         else:
             backend.teardown()
-    assert _leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
+    assert run_leftovers(run_id) == {"containers": [], "networks": [], "volumes": []}
