@@ -70,9 +70,7 @@ def upstream_summary(spec: ExploreSpec, finding: Finding, *, seed: int) -> str:
     """One paragraph fit for an upstream issue: versions, variant, steps, observed vs expected."""
     trial = finding.minimal_trial
     assert trial is not None
-    controllers = trial.outcome.controllers
-    versions = ", ".join(f"{name} {info.get('version', '?')}" if isinstance(info, dict) else f"{name} {info}"
-                         for name, info in controllers.items() if name != "mixed_pair") or "versions not recorded"
+    versions = _versions(trial.outcome.controllers)
     v = trial.variant
     variant = (f"{v.name} ({v.replicas or 1} replica{'s' if (v.replicas or 1) > 1 else ''}, "
                f"{v.storage or 'emptyDir'} /data, memory {v.memory or 'default'})")
@@ -86,6 +84,20 @@ def upstream_summary(spec: ExploreSpec, finding: Finding, *, seed: int) -> str:
             f"seed {seed}, shrunk from {len(finding.original.moves)} to "
             f"{len(finding.shrink.minimal.moves)} steps; every candidate counted as failing only "
             f"when it failed in {spec.confirm.k} of {spec.confirm.r} runs.")
+
+
+def _versions(recorded: dict[str, Any]) -> str:
+    """``image-reflector-controller v1.2.4 (offline-build)``, from a run's ``controllers`` record."""
+    controllers = recorded.get("controllers", {})
+    parts = [f"{name} {info.get('version', '?')} ({info.get('source', 'source unknown')})"
+             for name, info in controllers.items() if isinstance(info, dict)]
+    if not parts:
+        return "controller versions not recorded"
+    text = ", ".join(parts)
+    if recorded.get("flux_version"):
+        text += f" (Flux {recorded['flux_version']}" + (", a pair no Flux release ships" if recorded.get("mixed_pair")
+                                                        else "") + ")"
+    return text
 
 
 EXPECTED = {

@@ -37,7 +37,8 @@ def stale_failover(scenario: Scenario, variant: Variant, _label: str) -> Outcome
     regressed = (variant.replicas or 1) >= 2 and all(any(e == want for e in it) for want in pattern)
     verdicts = dict(ALL_TRUE, **({"no-regression": "false"} if regressed else {}))
     return Outcome(verdicts=verdicts, summaries={"no-regression": "app-semver: 1.2.0 -> 1.1.0"} if regressed else {},
-                   controllers={"image-reflector-controller": {"version": "planted"}})
+                   controllers={"flux_version": "2.9.4", "mixed_pair": False, "controllers": {
+                       "image-reflector-controller": {"version": "planted", "source": "planted-rule"}}})
 
 
 class FlakyLeaseDelete:
