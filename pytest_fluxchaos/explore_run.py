@@ -14,6 +14,7 @@ none), so a nightly job goes red on a new bug, and a known one stays pinned.
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,46 @@ from .variants import Variant
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle
+
+
+class ExploreReports:
+    """pytest plugin: on the controlling process, one page per exploration from all its
+    slices (xdist workers), next to them: ``explore-<name>.html`` and the merged JSON."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.dirs: dict[str, list[Path]] = {}
+        self.pages: list[Path] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        props = dict(report.user_properties)
+        name, artifacts = props.get("fluxchaos-explore.name"), props.get("fluxchaos-explore.artifacts")
+        if name and artifacts and (Path(str(artifacts)) / "exploration.json").is_file():
+            self.dirs.setdefault(str(name), []).append(Path(str(artifacts)))
+
+    def pytest_sessionfinish(self) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        import json
+
+        from .explore.record import merge_explorations
+        from .htmlreport.exploration import render_exploration
+
+        for name, dirs in self.dirs.items():
+            if len(dirs) < 2:
+                continue
+            merged = merge_explorations([json.loads((d / "exploration.json").read_text()) for d in sorted(dirs)])
+            root = Path(os.path.commonpath([str(d.parent) for d in dirs]))
+            (root / f"exploration-{name}.json").write_text(json.dumps(merged, indent=2))
+            page = root / f"explore-{name}.html"
+            page.write_text(render_exploration(merged, root))
+            self.pages.append(page)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for page in self.pages:
+            terminalreporter.write_line(f"fluxchaos explore: every slice on one page: {page}")
 
 
 class ExplorationFailed(Exception):
@@ -111,7 +152,8 @@ class ExploreItem(pytest.Item):
                 render_session_report([Path(finding.minimal_trial.outcome.artifacts)], out=folder / "report.html")
         page = write_exploration_page(base)
         found = sorted({f.checkers[0] for f in exploration.findings})  # each finding's own checker
-        for key, value in (("seed", seed), ("schedules", exploration.schedules),
+        for key, value in (("name", self.spec.name), ("slice", f"{self.slice_index + 1}/{self.slice_count}"),
+                           ("seed", seed), ("schedules", exploration.schedules),
                            ("findings", len(exploration.findings)), ("found", ",".join(found) or "none"),
                            ("errors", exploration.errors), ("flaky", exploration.flaky),
                            ("seconds", exploration.seconds), ("artifacts", str(base)), ("page", str(page))):

@@ -56,6 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, SESSION_PLUGIN)
     config.pluginmanager.register(session.progress, "fluxchaos-progress")  # clears its live line
     config.pluginmanager.register(ResultLines.from_config(config), "fluxchaos-lines")
+    from .explore_run import ExploreReports
+    config.pluginmanager.register(ExploreReports(config), "fluxchaos-explore-reports")
 
 
 def get_session(config: pytest.Config) -> FluxChaosSession:

@@ -63,3 +63,29 @@ def write_exploration(directory: Path, spec: ExploreSpec, exploration: Explorati
         (folder / "upstream.md").write_text(upstream_summary(spec, finding, seed=exploration.seed) + "\n")
         folders.append(folder)
     return folders
+
+
+def merge_explorations(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    """One exploration from the slices xdist workers explored of one seed space.
+
+    Counts add up; runs keep their slice; findings are deduplicated by signature (the
+    checker plus the minimal schedule's shape), keeping the one found first.
+    """
+    if not slices:
+        raise ValueError("no exploration to merge")
+    merged: dict[str, Any] = {k: slices[0][k] for k in ("explore", "seed", "confirm")}
+    for key in ("schedules", "errors", "invalid", "flaky", "duplicates"):
+        merged[key] = sum(s[key] for s in slices)
+    merged["seconds"] = max(s["seconds"] for s in slices)  # the slices ran side by side
+    merged["slices"] = len(slices)
+    findings: dict[str, dict[str, Any]] = {}
+    for number, data in enumerate(slices, 1):
+        for finding in data["findings"]:
+            known = findings.get(finding["signature"])
+            if known is not None:
+                merged["duplicates"] += 1
+            if known is None or finding["found_at"] < known["found_at"]:
+                findings[finding["signature"]] = {**finding, "slice": number}
+    merged["findings"] = sorted(findings.values(), key=lambda f: f["found_at"])
+    merged["trials"] = [{**t, "slice": number} for number, data in enumerate(slices, 1) for t in data["trials"]]
+    return merged

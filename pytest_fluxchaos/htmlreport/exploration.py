@@ -40,16 +40,27 @@ def _link(base: Path, target: str | None, text: str) -> str:
     return f'<a href="{html.escape(rel)}">{html.escape(text)}</a>'
 
 
+def _slice_dir(data: dict[str, Any], finding: dict[str, Any]) -> str:
+    """The folder of the slice that found ``finding``, relative to the merged page."""
+    run = next((t for t in data["trials"] if t.get("slice") == finding["slice"] and t.get("artifacts")), None)
+    return Path(run["artifacts"]).parent.parent.name if run else "."
+
+
+def _phase(trial: dict[str, Any]) -> str:
+    return str(trial["phase"]) + (f" (slice {trial['slice']})" if "slice" in trial else "")
+
+
 def render_exploration(data: dict[str, Any], base: Path) -> str:
     e = html.escape
-    head = (f"<h1>explore {e(data['explore'])}</h1><p>seed {data['seed']} (replay with "
+    slices = f" in {data['slices']} slices (xdist workers)" if data.get("slices") else ""
+    head = (f"<h1>explore {e(data['explore'])}</h1><p>seed {data['seed']}{slices} (replay with "
             f"<code>--fluxchaos-seed={data['seed']}</code>): {data['schedules']} schedules in "
             f"{data['seconds']:.0f}s; {len(data['findings'])} finding(s), {data['flaky']} flaky, "
             f"{data['errors']} errored, {data['invalid']} invalid, {data['duplicates']} duplicate(s); "
             f"a schedule fails when it fails in {data['confirm']['k']} of {data['confirm']['r']} runs.</p>")
     parts = [head]
     for f in data["findings"]:
-        folder = f"findings/{f['name']}"
+        folder = (f"{_slice_dir(data, f)}/" if "slice" in f else "") + f"findings/{f['name']}"
         parts.append(f"<h2>{e(', '.join(f['checkers']))} <small>{e(f['signature'])}</small></h2>")
         parts.append(f"<p>found after {f['found_at']:.0f}s; {f['runs']} runs to confirm and shrink; "
                      f"{'1-minimal' if f['one_minimal'] else 'shrink budget reached (not proven 1-minimal)'}. "
@@ -64,7 +75,7 @@ def render_exploration(data: dict[str, Any], base: Path) -> str:
                        for i, s in enumerate(f["shrink_path"]))
         parts.append("<table><tr><th>#</th><th>tried</th><th>result</th><th>runs</th><th>candidate</th></tr>"
                      f"{rows}</table>")
-    rows = "".join(f"<tr><td>{t['index']}</td><td>{e(t['phase'])}</td><td>{e(t['schedule']['variant'])}</td>"
+    rows = "".join(f"<tr><td>{t['index']}</td><td>{e(_phase(t))}</td><td>{e(t['schedule']['variant'])}</td>"
                    f"<td>{len(t['schedule']['moves'])}</td>"
                    f"<td class=\"{'fail' if t['failing'] else 'pass'}\">{e(', '.join(t['failing']) or 'ok')}</td>"
                    f"<td>{e(t['error'] or '')}</td><td>{t['seconds']:.0f}s</td>"

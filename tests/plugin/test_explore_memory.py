@@ -92,6 +92,28 @@ def test_xdist_workers_take_disjoint_slices_of_one_seed(explore_project, monkeyp
     spec = ExploreSpec.model_validate(yaml.safe_load(text)["explore"])
     whole = {generate(spec, schedule_seed(8, i), {"ha-emptydir": 2}).seed for i in range(4)}
     assert seeds[0] | seeds[1] == whole
+    merged = json.loads((out / "exploration-sim-small.json").read_text())
+    assert merged["slices"] == 2 and merged["schedules"] == 4
+    assert {t["slice"] for t in merged["trials"]} == {1, 2}
+    assert (out / "explore-sim-small.html").is_file()
+    result.stdout.fnmatch_lines(["*fluxchaos explore: every slice on one page: *explore-sim-small.html*"])
+
+
+def test_merging_slices_keeps_each_finding_once():
+    from pytest_fluxchaos.explore.record import merge_explorations
+    base = {"explore": "x", "seed": 1, "confirm": {"k": 3, "r": 3}, "errors": 0, "invalid": 0, "flaky": 0,
+            "duplicates": 0}
+    same = {"signature": "no-regression:abc", "checkers": ["no-regression"]}
+    a = {**base, "schedules": 3, "seconds": 100.0, "findings": [{**same, "found_at": 80.0}],
+         "trials": [{"index": 0}]}
+    b = {**base, "schedules": 2, "seconds": 90.0, "findings": [{**same, "found_at": 30.0},
+                                                              {"signature": "converges:def", "found_at": 50.0}],
+         "trials": [{"index": 0}, {"index": 1}]}
+    merged = merge_explorations([a, b])
+    assert (merged["schedules"], merged["seconds"], merged["duplicates"]) == (5, 100.0, 1)
+    assert [(f["signature"], f["slice"], f["found_at"]) for f in merged["findings"]] == [
+        ("no-regression:abc", 2, 30.0), ("converges:def", 2, 50.0)]
+    assert [t["slice"] for t in merged["trials"]] == [1, 2, 2]
 
 
 def test_the_exploration_page_shows_the_shrink_path():
