@@ -37,7 +37,8 @@ from .git import GitContainer
 from .labels import LABEL_MANAGED, LABEL_RUN
 from .pods import PodRuntime
 from .primitives import Primitives
-from .proxy import ProxyContainer, ProxyPrimitives
+from ..proxy_endpoints import ProxyEndpoints, ProxyPrimitives
+from .proxy import ProxyContainer
 from .registry import RegistryContainer
 from .supervisor import PodRecord, Supervisor
 
@@ -267,10 +268,10 @@ class DockerBackend(ProxyPrimitives):
         return self._registry.endpoint()
 
     # -- the registry's fault proxy and liar (proxy.ProxyPrimitives) ------------------------
-    def _proxy_container(self) -> ProxyContainer:
+    def _proxy_endpoints(self) -> ProxyEndpoints:
         self._require()
-        assert self._proxy is not None
-        return self._proxy
+        assert self._proxy is not None and self._proxy.endpoints is not None
+        return self._proxy.endpoints
 
     # -- install ----------------------------------------------------------------------------
     def install_flux(self, request: InstallRequest, progress: Progress = _quiet,

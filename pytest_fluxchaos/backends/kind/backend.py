@@ -22,6 +22,7 @@ from typing import Any
 
 from ...domain import (BackendError, ClusterAccess, ContainerProcess, GitEndpoint, HelperResult,
                        InstallRequest, PodStatus, RegistryEndpoint)
+from ..proxy_endpoints import ProxyEndpoints, ProxyPrimitives
 from . import cluster_lock
 from . import commands as cmd
 from . import lifecycle
@@ -31,6 +32,7 @@ from .guard import ClusterPlan, owner_marker
 from .install import Installer
 from .options import KindOptions
 from .pods import PodView
+from .proxy_container import ProxyContainer
 from .primitives import NodePrimitives
 from .provision import MarkerReader, read_owner_marker
 from .registry_container import RegistryContainer
@@ -42,7 +44,7 @@ def _quiet(_m: str) -> None:
     pass
 
 
-class KindBackend:
+class KindBackend(ProxyPrimitives):
     """The ``kind`` backend; see the module docstring."""
 
     name = "kind"
@@ -87,6 +89,7 @@ class KindBackend:
         self.export_logs_to: Path | None = None  # set when an item failed: export before deleting
         self.registry_container = RegistryContainer(self.run, self.cluster_name)
         self.git_container = GitContainer(self.run, self.cluster_name)
+        self.proxy_container = ProxyContainer(self.run, self.cluster_name)
         self.pod_view = PodView(lambda: self._kube)
         self.installer = Installer(lambda: self._kube, self.pod_view, install_timeout)
         self.primitives = NodePrimitives(self.run, self.pod_view, lambda: self._kube)
@@ -196,6 +199,8 @@ class KindBackend:
         self.registry_container.ensure(getattr(self.assets, "registry_image", None), self.network, progress)
         self.registry_container.wire(self.nodes, self._kube, plan.created_by_plugin, progress)
         self.git_container.ensure(getattr(self.assets, "git_image", None), self.network, progress)
+        # The controllers reach the registry through the fault proxy; the plugin pushes directly.
+        self.proxy_container.ensure(getattr(self.assets, "proxy_image", None), self.network)
         if self.irc_image:
             self.timings["load_images_s"] = setup.load_image(self.run, self.kind_path, self.cluster_name,
                                                              self.irc_image, self.load_timeout, progress,
@@ -228,7 +233,20 @@ class KindBackend:
 
     def registry(self) -> RegistryEndpoint:
         self._require()
+        direct = self.registry_container.endpoint()
+        return RegistryEndpoint(host_url=direct.host_url, cluster_host=self.proxy_container.cluster_host,
+                                insecure=direct.insecure)
+
+    def registry_direct(self) -> RegistryEndpoint:
+        """The registry itself, bypassing the fault proxy."""
+        self._require()
         return self.registry_container.endpoint()
+
+    def _proxy_endpoints(self) -> ProxyEndpoints:
+        self._require()
+        if self.proxy_container.endpoints is None:
+            raise BackendError("the kind cluster's fault proxy is not running (provision first)")
+        return self.proxy_container.endpoints
 
     def install_flux(self, request: InstallRequest, progress: Progress = _quiet,
                      extra_objects: Iterable[dict[str, Any]] = ()) -> None:

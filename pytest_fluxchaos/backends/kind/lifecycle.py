@@ -63,6 +63,7 @@ def teardown(b: KindBackend) -> None:
         if b.export_logs_to is not None:
             export_logs(b.run, b.kind_path, b.cluster_name, b.export_logs_to)
         delete_cluster(b._cluster, b.run, b.kind_path, b.cluster_name)
+        b.proxy_container.remove()
         b.registry_container.remove()
         b.git_container.remove()
         if not b.network_preexisted:
@@ -76,6 +77,7 @@ def teardown(b: KindBackend) -> None:
                     pass
             b.registry_container.unwire(b.nodes, b._kube)
         close_quietly(b._kube)
+        b.proxy_container.remove()
         if b.registry_container.created:
             b.registry_container.remove()
         if b.git_container.created:
