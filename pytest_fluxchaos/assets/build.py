@@ -251,6 +251,10 @@ class Builder:
     def registry_proxy(self, base_id: str, version: str = versions.TOXIPROXY_VERSION) -> str:
         return registry_proxy.registry_proxy(self, base_id, version)
 
+    def fault_proxy(self) -> str:
+        """The registry's fault proxy alone (kind's online path needs it and no other build)."""
+        return self.registry_proxy(self.base(self.debian(online=not self._debian_offline_ok())))
+
     def manifests(self, irc_version: str) -> Path:
         return flux_manifests.manifests(self, irc_version)
 

@@ -153,7 +153,12 @@ def test_provision_install_faults_and_teardown(env: Any, fake_kind: tuple[Path, 
         assert cm.data["cluster"] == name and cm.data["createdBy"] == "pytest-fluxchaos"
         # Registry: running, answering, wired into the node's containerd config dir.
         reg = b.registry()
-        assert reg.cluster_host == f"{name}-registry:5000" and reg.insecure
+        assert reg.cluster_host == f"{name}-proxy:5000" and reg.insecure  # the controllers' way in
+        assert b.registry_direct().cluster_host == f"{name}-registry:5000"
+        # The fault proxy: both admin APIs answer, and GET /v2/ goes through Toxiproxy and the
+        # liar to the registry by Docker's DNS on the cluster's network.
+        assert b.registry_proxy().enabled and b.registry_liar().boot
+        assert b.registry_proxy_probe(30.0) < 5.0
         from pytest_fluxchaos.registry import RegistryClient
 
         with RegistryClient(reg.host_url) as client:

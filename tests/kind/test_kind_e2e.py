@@ -1,14 +1,20 @@
-"""End to end on kind: flux2#4984, lease churn and a restart storm on a real cluster.
+"""End to end on kind: flux2#4984, lease churn, a restart storm and registry lies on a real cluster.
 
 Runs, in a subprocess (a fresh pytest session, exactly what a user types)::
 
     pytest -p fluxchaos suites/flux2-4984-oom-failover.yaml::two-flips-stale-db \\
-        suites/lease-churn.yaml suites/restart-storm.yaml --fluxchaos-backend=kind ...
+        suites/lease-churn.yaml suites/restart-storm.yaml \\
+        suites/known-bugs/truncated-listing.yaml::truncated-better-tag-present \\
+        suites/registry-lies.yaml::throttled-429 suites/registry-lies.yaml::tcp-latency \\
+        --fluxchaos-backend=kind ...
 
 on one kind cluster made from the offline asset set (or the official images with
 ``FLUXCHAOS_E2E_ASSETS=online``), and checks: every item passed against its suite's
 ``expect``; 4984 reproduces on ``ha-emptydir`` (no-regression false) and not on
-``single``; every fault was kernel- or API-confirmed (faults-landed true); each
+``single``; the controllers scan through the cluster's fault proxy, whose liar truncates
+a listing (no-regression false, the lie named) and throttles with 429, and whose
+Toxiproxy adds latency, each confirmed from the proxy's own log; every fault was
+kernel-, API- or proxy-confirmed (faults-landed true); each
 ``verdict.json`` says which kind and node image ran and which path gave them; and no
 cluster, node container, registry container or network of the run is left.
 
@@ -51,9 +57,11 @@ REAL_HOME = str(Path.home())
 FLUX_VERSION = os.environ.get("FLUXCHAOS_E2E_FLUX_VERSION", "2.9.4")
 ASSETS = os.environ.get("FLUXCHAOS_E2E_ASSETS", "auto")
 SELECTION = ["suites/flux2-4984-oom-failover.yaml::two-flips-stale-db", "suites/lease-churn.yaml",
-             "suites/restart-storm.yaml"]
+             "suites/restart-storm.yaml", "suites/known-bugs/truncated-listing.yaml::truncated-better-tag-present",
+             "suites/registry-lies.yaml::throttled-429", "suites/registry-lies.yaml::tcp-latency"]
 EXPECTED_ITEMS = {"two-flips-stale-db[single]", "two-flips-stale-db[ha-emptydir]",
-                  "lease-deletions-while-pushing[ha-emptydir]", "oom-and-pod-delete-storm[single]"}
+                  "lease-deletions-while-pushing[ha-emptydir]", "oom-and-pod-delete-storm[single]",
+                  "truncated-better-tag-present[single]", "throttled-429[single]", "tcp-latency[single]"}
 BUILD = "python -m pytest_fluxchaos.assets build"
 
 pytestmark = [pytest.mark.docker, pytest.mark.kind]
@@ -92,7 +100,9 @@ def test_suites_on_kind(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: 
     cluster = f"fc-e2e-{secrets.token_hex(2)}"
     artifacts = Path(os.environ.get("FLUXCHAOS_E2E_ARTIFACTS") or tmp_path / "artifacts")
     pytester.mkdir("suites")
-    for suite in ("flux2-4984-oom-failover.yaml", "lease-churn.yaml", "restart-storm.yaml"):
+    pytester.mkdir("suites/known-bugs")
+    for suite in ("flux2-4984-oom-failover.yaml", "lease-churn.yaml", "restart-storm.yaml", "registry-lies.yaml",
+                  "known-bugs/truncated-listing.yaml"):
         shutil.copy(REPO / "suites" / suite, pytester.path / "suites" / suite)
     shutil.copy(REPO / "kind-config.yaml", pytester.path / "kind-config.yaml")
     network_before = _run(["docker", "network", "inspect", "kind"]).returncode == 0
@@ -129,6 +139,16 @@ def test_suites_on_kind(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: 
         assert git_ha["verdict"] == "false" and git_ha["summary"].startswith("commit "), git_ha
         assert verdicts["two-flips-stale-db[single]"]["checkers"]["git-no-regression"]["verdict"] == "true"
         assert verdicts["two-flips-stale-db[single]"]["checkers"]["git-converges"]["verdict"] == "true"
+        # The registry lies on kind, each confirmed from the proxy's log, the truncation named.
+        truncated = verdicts["truncated-better-tag-present[single]"]["checkers"]
+        assert truncated["no-regression"]["verdict"] == "false", truncated["no-regression"]
+        landed = "\n".join(truncated["faults-landed"]["evidence"])
+        assert "served 1 lie(s)" in landed and "tags/list 200, 2 of 3 tags" in landed, landed
+        throttled = "\n".join(verdicts["throttled-429[single]"]["checkers"]["faults-landed"]["evidence"])
+        assert "tags/list 429, Retry-After 5s" in throttled, throttled
+        lagged = "\n".join(verdicts["tcp-latency[single]"]["checkers"]["faults-landed"]["evidence"])
+        assert "toxic_active=True" in lagged, lagged
+        assert "kind: registry fault proxy " in out
         assert f"kind: node image {verdicts['two-flips-stale-db[single]']['backend_details']['node_image']}" in out
     finally:
         kind_bin = str(kind.kind_bin) if kind else "kind"

@@ -354,8 +354,11 @@ def test_kind_backend_implements_the_backend_protocol(tmp_path: Path) -> None:
 def test_access_objects(tmp_path: Path) -> None:
     backend, _kube = make(tmp_path, [], FakeRunner())
     reg = backend.registry()
-    assert (reg.host_url, reg.cluster_host, reg.insecure) == ("http://127.0.0.1:41234", "fluxchaos-registry:5000",
-                                                              True)
+    # The controllers scan through the fault proxy; the plugin pushes to the registry itself.
+    assert (reg.host_url, reg.cluster_host, reg.insecure) == ("http://127.0.0.1:41234", "fluxchaos-proxy:5000", True)
+    assert backend.registry_direct().cluster_host == "fluxchaos-registry:5000"
+    with pytest.raises(BackendError, match="fault proxy is not running"):
+        backend.registry_liar()
     access = backend.cluster()
     assert access.kubeconfig == tmp_path / "run" / "kubeconfig" and access.context == "kind-fluxchaos"
     assert access.created_by_plugin

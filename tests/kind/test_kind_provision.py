@@ -18,7 +18,7 @@ import yaml
 from kindfakes import FakeCore, fail, fake_kind, ok, pod, preflight_runner
 from pytest_fluxchaos.backends.kind import KindBackend, KindOptions
 from pytest_fluxchaos.backends.kind import cluster as cluster_module
-from pytest_fluxchaos.backends.kind import git_container, registry_container
+from pytest_fluxchaos.backends.kind import git_container, proxy_container, registry_container
 from pytest_fluxchaos.backends.kind.guard import OWNER_CONFIGMAP, ClusterPlan
 from pytest_fluxchaos.backends.kind.options import NODE_IMAGE
 from pytest_fluxchaos.domain import BackendError, InstallRequest
@@ -94,6 +94,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         (["docker", "inspect", "--type", "container", "-f", NETWORKS, NODE], ok("kind \n")),
         (["docker", "inspect", "--type", "container", "-f", LABEL], fail("Error: No such object")),
         (["docker", "inspect", "--type", "container", "-f", GIT_IP, "fluxchaos-git"], ok("172.18.0.9\n")),
+        (["docker", "inspect", "--type", "container", "-f", GIT_IP, "fluxchaos-registry"], ok("172.18.0.7\n")),
         (["docker", "run"], ok("0123abcd\n")),
         (["docker", "exec", "-i", NODE], ok()),
         ([k, "load", "docker-image"], ok()),
@@ -119,6 +120,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     monkeypatch.setattr(registry_container, "wait_registry", lambda url, timeout, **_kw: waits.append(url))
     monkeypatch.setattr(git_container, "free_port", lambda: 45679)
     monkeypatch.setattr(git_container, "wait_git", lambda url, timeout, **_kw: waits.append(url))
+    proxy_ports = iter(range(45680, 45780))
+    monkeypatch.setattr(proxy_container, "free_port", lambda: next(proxy_ports))
+    monkeypatch.setattr(proxy_container.ProxyEndpoints, "wait",
+                        lambda self, timeout, running, logs: waits.append(self.host_url))
     manifests = tmp_path / "manifests"
     (manifests / "crds").mkdir(parents=True)
     (manifests / "rbac").mkdir()
@@ -129,7 +134,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "manager-role"},
         "rules": []}))
     assets = SimpleNamespace(irc_image="fluxchaos/irc:v1.2.4", registry_image="fluxchaos/registry:v3",
-                             git_image="fluxchaos/git-server:bookworm", manifests_dir=manifests)
+                             git_image="fluxchaos/git-server:bookworm", proxy_image="fluxchaos/registry-proxy:t",
+                             manifests_dir=manifests)
     backend = KindBackend(assets, KindOptions(kind_bin=kind, workdir=tmp_path / ".pytest-kind"), runner=runner,
                           offline=True, run_dir=tmp_path / "run", install_timeout=0.5)
     return SimpleNamespace(backend=backend, runner=runner, kube=kube, clusters=clusters, waits=waits, kind=k,
@@ -151,7 +157,7 @@ def test_provision_install_teardown(world: SimpleNamespace) -> None:
     assert world.clusters[0].created == [b.options.config_file]
     owner = next(o for o in kube.applied if o["metadata"]["name"] == OWNER_CONFIGMAP)
     assert owner["data"]["cluster"] == "fluxchaos" and owner["data"]["runId"] == b.run_id
-    holder, server, git_holder, git_server = [c for c in runner.calls if c[:2] == ["docker", "run"]]
+    holder, server, git_holder, git_server, proxy = [c for c in runner.calls if c[:2] == ["docker", "run"]]
     assert holder[:10] == ["docker", "run", "-d", "--name", "fluxchaos-registry", "--network", "kind",
                            "-p", "127.0.0.1:45678:5000", "--label"]
     assert server[:7] == ["docker", "run", "-d", "--name", "fluxchaos-registry-server", "--network",
@@ -162,7 +168,13 @@ def test_provision_install_teardown(world: SimpleNamespace) -> None:
     assert git_server[:7] + git_server[-1:] == ["docker", "run", "-d", "--name", "fluxchaos-git-server",
                                                 "--network", "container:fluxchaos-git",
                                                 "fluxchaos/git-server:bookworm"]
-    assert world.waits == ["http://127.0.0.1:45678", "http://127.0.0.1:45679/git"]
+    assert proxy[:7] + proxy[-1:] == ["docker", "run", "-d", "--name", "fluxchaos-proxy", "--network", "kind",
+                                      "fluxchaos/registry-proxy:t"]
+    assert "LIAR_UPSTREAM=http://172.18.0.7:5000" in proxy and "127.0.0.1:45682:5000" in proxy
+    assert world.waits == ["http://127.0.0.1:45678", "http://127.0.0.1:45679/git", "http://127.0.0.1:45682"]
+    # The controllers scan through the proxy; the plugin pushes to the registry itself.
+    assert (b.registry().cluster_host, b.registry().host_url) == ("fluxchaos-proxy:5000", "http://127.0.0.1:45678")
+    assert b.registry_direct().cluster_host == "fluxchaos-registry:5000"
     assert b.git_server().cluster_url == "http://172.18.0.9:8080/git"  # the holder's IP: no DNS for pods
     writes = [(c[-1], i) for c, i in zip(runner.calls, runner.inputs) if c[:4] == ["docker", "exec", "-i", NODE]]
     assert sorted(path for path, _ in writes) == [
@@ -198,6 +210,7 @@ def test_provision_install_teardown(world: SimpleNamespace) -> None:
     assert ["docker", "rm", "-f", "-v", "fluxchaos-registry"] in runner.calls
     assert ["docker", "rm", "-f", "-v", "fluxchaos-git"] in runner.calls
     assert ["docker", "rm", "-f", "-v", "fluxchaos-git-server"] in runner.calls
+    assert ["docker", "rm", "-f", "-v", "fluxchaos-proxy"] in runner.calls
     assert kube.closed and (world.tmp_path / "run").is_dir()  # a run_dir given by the caller stays
     assert not (world.tmp_path / ".pytest-kind").exists()  # pytest-kind's empty work dir does not
 
@@ -222,7 +235,8 @@ def test_a_failure_while_provisioning_tears_down_what_was_made(world: SimpleName
         b.provision()
     assert world.clusters[0].deleted == 1
     rms = [c for c in runner.calls if c[:2] == ["docker", "rm"]]
-    assert rms == [["docker", "rm", "-f", "-v", "fluxchaos-registry-server"],
+    assert rms == [["docker", "rm", "-f", "-v", "fluxchaos-proxy"],
+                   ["docker", "rm", "-f", "-v", "fluxchaos-registry-server"],
                    ["docker", "rm", "-f", "-v", "fluxchaos-registry"],
                    ["docker", "rm", "-f", "-v", "fluxchaos-git-server"],
                    ["docker", "rm", "-f", "-v", "fluxchaos-git"]]
@@ -235,12 +249,13 @@ def test_registry_port_taken_is_retried_and_a_stranger_is_refused(world: SimpleN
     ports = iter([40001, 40002])
     monkeypatch.setattr(registry_container, "free_port", lambda: next(ports))
     answers = iter([fail("Bind for 127.0.0.1:40001 failed: port is already allocated"), ok("id\n"), ok("id\n"),
-                    ok("git\n"), ok("git\n")])
+                    ok("git\n"), ok("git\n"), ok("proxy\n")])
     runner.add(["docker", "run"], lambda _a, _i: next(answers))
     b.provision()
     assert b.registry_port == 40002
     runs = [c for c in runner.calls if c[:2] == ["docker", "run"] and "-p" in c]
-    assert [r[8] for r in runs] == ["127.0.0.1:40001:5000", "127.0.0.1:40002:5000", "127.0.0.1:45679:8080"]
+    assert [r[r.index("-p") + 1] for r in runs] == ["127.0.0.1:40001:5000", "127.0.0.1:40002:5000",
+                                                    "127.0.0.1:45679:8080", "127.0.0.1:45680:8474"]
     b.teardown()
 
     other = KindBackend(b.assets, b.options, runner=runner, offline=True, run_dir=world.tmp_path / "run2")

@@ -112,6 +112,10 @@ def test_online_controller_assets_pull_nothing_kind_never_runs(tmp_path: Path,
 
         def git_server(self) -> str:  # built locally (debootstrap), never pulled
             return "fluxchaos/git-server:bookworm"
+
+        def fault_proxy(self) -> str:  # built locally (Go module proxy), never pulled
+            return "fluxchaos/registry-proxy:2.5.0"
+
         def iac_manifests(self, iac_version: str) -> Path:
             return tmp_path / "iac" / iac_version
 
@@ -125,6 +129,7 @@ def test_online_controller_assets_pull_nothing_kind_never_runs(tmp_path: Path,
                      "ghcr.io/fluxcd/image-automation-controller:v1.2.4"]  # no etcd/apiserver/stress
     assert (got.irc_image, got.registry_image, got.manifests_dir, got.source) == (
         "ghcr.io/fluxcd/image-reflector-controller:v1.2.4", "registry:3", tmp_path / "v1.2.4", "online")
+    assert got.proxy_image == "fluxchaos/registry-proxy:2.5.0"
     assert (got.iac_image, got.iac_manifests_dir) == ("ghcr.io/fluxcd/image-automation-controller:v1.2.4",
                                                       tmp_path / "iac" / "v1.2.4")
     assert got.git_image == "fluxchaos/git-server:bookworm"

@@ -104,6 +104,7 @@ class ControllerAssets:
     manifests_dir: Path
     source: str
     git_image: str = ""  # the Git server runs as a plain container on the kind network
+    proxy_image: str = ""  # so does the registry's fault proxy
     iac_version: str | None = None
     iac_image: str | None = None
     iac_manifests_dir: Path | None = None
@@ -148,12 +149,13 @@ def controller_assets(flux_version: str, mode: str, progress: Progress) -> Any:
                 manifests = builder.manifests(irc_version)
                 iac_manifests = builder.iac_manifests(iac_version)
                 git = builder.git_server()
+                proxy = builder.fault_proxy()
                 official = "official-image"
                 ctrls = builder.controller_set(flux, (irc_version, irc, official), (iac_version, iac, official))
                 progress(f"[assets] ready: {irc}, {iac} and {registry} (online; kind needs no etcd, "
                          "kube-apiserver or stress image)")
                 return ControllerAssets(irc_version, flux, irc, registry, manifests, "online",
-                                        git_image=git, iac_version=iac_version, iac_image=iac,
+                                        git_image=git, proxy_image=proxy, iac_version=iac_version, iac_image=iac,
                                         iac_manifests_dir=iac_manifests, controllers=ctrls)
         if mode == "online":
             raise BackendError(f"online mode: {irc}, {iac} or {registry} is not available; "

@@ -200,7 +200,8 @@ class KindBackend(ProxyPrimitives):
         self.registry_container.wire(self.nodes, self._kube, plan.created_by_plugin, progress)
         self.git_container.ensure(getattr(self.assets, "git_image", None), self.network, progress)
         # The controllers reach the registry through the fault proxy; the plugin pushes directly.
-        self.proxy_container.ensure(getattr(self.assets, "proxy_image", None), self.network)
+        self.proxy_container.ensure(getattr(self.assets, "proxy_image", None), self.network,
+                                    self.registry_container.upstream_url(self.network), progress)
         if self.irc_image:
             self.timings["load_images_s"] = setup.load_image(self.run, self.kind_path, self.cluster_name,
                                                              self.irc_image, self.load_timeout, progress,

@@ -154,6 +154,11 @@ def inspect_container(name: str, template: str) -> list[str]:
     return [DOCKER, "inspect", "--type", "container", "-f", template, name]
 
 
+def container_ip(name: str, network: str) -> list[str]:
+    """The container's IPv4 address on ``network`` (empty output: not on it)."""
+    return inspect_container(name, f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}')
+
+
 def inspect_network(name: str) -> list[str]:
     return [DOCKER, "network", "inspect", "-f", "{{.Id}}", name]
 

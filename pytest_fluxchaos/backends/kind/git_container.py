@@ -97,8 +97,7 @@ class GitContainer:
         raise BackendError(f"the Git server {self.name} publishes no port for {PORT}/tcp")
 
     def _ip(self, network: str) -> str:
-        template = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
-        ip = self.run(cmd.inspect_container(self.name, template), timeout=30,
+        ip = self.run(cmd.container_ip(self.name, network), timeout=30,
                       what=f"docker inspect {self.name}").stdout.strip()
         if not ip:
             raise BackendError(f"the Git server {self.name} has no address on network {network}")

@@ -53,10 +53,11 @@ def teardown(b: KindBackend) -> None:
     if plan is None or b._cluster is None:
         close_quietly(b._kube)  # refused or failed in preflight: nothing was created
     elif b.keep:
-        log.warning("fluxchaos: kept kind cluster %s, registry %s and Git server %s (delete with: "
-                    "kind delete cluster --name %s; docker rm -f %s %s %s %s)", b.cluster_name,
-                    b.registry_name, b.git_container.name, b.cluster_name, b.registry_name,
-                    b.registry_container.server, b.git_container.name, b.git_container.server)
+        log.warning("fluxchaos: kept kind cluster %s, registry %s, its fault proxy %s and Git server %s "
+                    "(delete with: kind delete cluster --name %s; docker rm -f %s %s %s %s %s)", b.cluster_name,
+                    b.registry_name, b.proxy_container.name, b.git_container.name, b.cluster_name,
+                    b.registry_name, b.registry_container.server, b.proxy_container.name, b.git_container.name,
+                    b.git_container.server)
         close_quietly(b._kube)
     elif plan.may_delete:  # created now, or created by the plugin and kept earlier
         close_quietly(b._kube)

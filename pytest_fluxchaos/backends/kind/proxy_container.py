@@ -1,11 +1,12 @@
 """The registry's fault proxy of a kind cluster: one container on the nodes' network.
 
 The same image as the docker backend's (:mod:`..proxy_endpoints`): Toxiproxy, then the
-registry liar, forwarding to ``<cluster>-registry:5000`` by Docker's DNS on the kind
+registry liar, forwarding to the registry holder's address on the kind
 network. Pods reach it as ``<cluster>-proxy:5000`` (CoreDNS -> the node's resolver ->
 Docker's DNS, as they reach the registry); the plugin's own pushes go straight to the
 registry. Its admin APIs and listener are published on 127.0.0.1. It holds no state a
-kept cluster needs, so a new session replaces it rather than reusing it.
+kept cluster needs, so a new session replaces it rather than reusing it; a container of
+that name without this cluster's label is someone else's and is refused, never removed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ...domain import BackendError, one_line
 from ..ports import free_port
 from ..proxy_endpoints import ADMIN_PORT, LIAR_ADMIN_PORT, LISTEN_PORT, ProxyEndpoints
 from . import commands as cmd
-from .registry import LABEL_CLUSTER, LABEL_MANAGED, LABEL_ROLE, REGISTRY_PORT, registry_name
+from .registry import LABEL_CLUSTER, LABEL_MANAGED, LABEL_ROLE
 
 START_ATTEMPTS = 3
 
@@ -30,17 +31,25 @@ class ProxyContainer:
         self.name = f"{cluster}-proxy"
         self.wait_timeout = wait_timeout
         self.endpoints: ProxyEndpoints | None = None
+        self.created = False  # started by this session: the only proxy teardown removes
 
     @property
     def cluster_host(self) -> str:
         return f"{self.name}:{LISTEN_PORT}"
 
-    def ensure(self, image: str | None, network: str) -> ProxyEndpoints:
-        """Replace any proxy of this cluster with a new one and wait until it answers."""
+    def ensure(self, image: str | None, network: str, upstream: str,
+               progress: Callable[[str], None]) -> ProxyEndpoints:
+        """Replace any proxy of this cluster with a new one (forwarding to ``upstream``, the
+        registry's URL) and wait until it answers."""
         if not image:
             raise BackendError("the assets name no fault-proxy image for the registry; build the assets again")
-        self.remove()
-        upstream = f"http://{registry_name(self.cluster)}:{REGISTRY_PORT}"
+        owner = self.run(cmd.inspect_container(self.name, f'{{{{index .Config.Labels "{LABEL_CLUSTER}"}}}}'),
+                         timeout=30, check=False)
+        if owner.returncode == 0:
+            if owner.stdout.strip() != self.cluster:
+                raise BackendError(f"a container named {self.name} exists and is not this plugin's fault proxy "
+                                   f"for cluster {self.cluster}; remove it or choose another --cluster-name")
+            self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)  # a kept session's
         last = ""
         for _attempt in range(START_ATTEMPTS):  # a free port may be taken before docker binds it
             ports = free_port(), free_port(), free_port()
@@ -51,11 +60,14 @@ class ProxyContainer:
                     "-p", f"127.0.0.1:{ports[2]}:{LISTEN_PORT}", image]
             started = self.run(args, timeout=120, check=False)
             if started.returncode == 0:
+                self.created = True
                 self.endpoints = ProxyEndpoints(*ports)
                 self.endpoints.wait(self.wait_timeout, self._running, self._logs)
+                progress(f"kind: registry fault proxy {self.cluster_host} (Toxiproxy + liar; admin "
+                         f"127.0.0.1:{ports[0]}, liar 127.0.0.1:{ports[1]})")
                 return self.endpoints
             last = one_line(started.stderr, 200)
-            self.run([cmd.DOCKER, "rm", "-f", self.name], timeout=60, check=False)
+            self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)
             if not any(w in started.stderr for w in ("port is already allocated", "address already in use")):
                 raise BackendError(f"cannot start the registry's fault proxy {self.name} ({image}): {last}")
         raise BackendError(f"cannot publish ports for {self.name} ({last}); free a port on 127.0.0.1 and retry")
@@ -73,7 +85,13 @@ class ProxyContainer:
         return one_line(out.stderr + out.stdout, 300)
 
     def remove(self) -> None:
+        """The proxy this session started (best effort: teardown goes on)."""
         if self.endpoints is not None:
             self.endpoints.close()
             self.endpoints = None
-        self.run([cmd.DOCKER, "rm", "-f", self.name], timeout=60, check=False)
+        if self.created:
+            try:
+                self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)
+            except BaseException:  # noqa: BLE001 - teardown: best effort
+                pass
+            self.created = False

@@ -99,6 +99,16 @@ class RegistryContainer:
                                    f"{one_line(started.stderr, 200)}")
         raise BackendError(f"cannot publish a port for the registry {self.name}; free a port on 127.0.0.1")
 
+    def upstream_url(self, network: str) -> str:
+        """The registry by the holder's address on ``network`` (the holder is never stopped,
+        so the address holds across outages), for the fault proxy: no DNS is needed, so it
+        works on a network without Docker's resolver too."""
+        ip = self.run(cmd.container_ip(self.name, network), timeout=30,
+                      what=f"docker inspect {self.name}").stdout.strip()
+        if not ip:
+            raise BackendError(f"the registry {self.name} has no address on network {network}")
+        return f"http://{ip}:{REGISTRY_PORT}"
+
     def published_port(self) -> int:
         out = self.run([cmd.DOCKER, "port", self.name, f"{REGISTRY_PORT}/tcp"], timeout=30,
                        what=f"docker port {self.name}").stdout
