@@ -301,3 +301,23 @@ def test_nodes_that_never_get_ready_fail_provisioning(world: SimpleNamespace) ->
         b.provision()
     assert world.clusters[0].deleted == 1
     assert not any(c[:2] == ["docker", "run"] for c in world.runner.calls)  # stopped before the registry
+
+
+def test_a_stranger_named_like_the_proxy_is_refused_never_removed(world: SimpleNamespace) -> None:
+    b, runner = world.backend, world.runner
+    runner.add(["docker", "inspect", "--type", "container", "-f", LABEL, "fluxchaos-proxy"], ok("\n"))
+    with pytest.raises(BackendError, match="^a container named fluxchaos-proxy exists and is not this plugin's "
+                                           "fault proxy for cluster fluxchaos"):
+        b.provision()
+    assert not any(c[:2] == ["docker", "rm"] and c[-1] == "fluxchaos-proxy" for c in runner.calls)
+    assert world.clusters[0].deleted == 1  # the new cluster went with the failure
+
+
+def test_a_proxy_kept_by_an_earlier_session_of_this_cluster_is_replaced(world: SimpleNamespace) -> None:
+    b, runner = world.backend, world.runner
+    runner.add(["docker", "inspect", "--type", "container", "-f", LABEL, "fluxchaos-proxy"], ok("fluxchaos\n"))
+    b.provision()
+    removed = [i for i, c in enumerate(runner.calls) if c == ["docker", "rm", "-f", "-v", "fluxchaos-proxy"]]
+    started = [i for i, c in enumerate(runner.calls) if c[:5] == ["docker", "run", "-d", "--name", "fluxchaos-proxy"]]
+    assert removed and started and removed[0] < started[0]
+    b.teardown()
