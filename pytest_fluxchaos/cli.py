@@ -70,6 +70,8 @@ def explore_main(argv: list[str]) -> int:
     parser.add_argument("--budget", help="time budget (e.g. 45m)")
     parser.add_argument("--schedules", help="number of schedules (0: only the time budget)")
     parser.add_argument("--parallel", help="schedules at once, each in its own namespace")
+    parser.add_argument("--until-found", action="store_true",
+                        help="stop once every expect-findings checker has a finding")
     parser.add_argument("--backend", help="kind (default) or docker")
     parser.add_argument("--artifacts", help="directory for runs, findings and exploration.json")
     parser.add_argument("-n", "--workers", help="pytest-xdist workers: each explores a slice of the seed space")
@@ -86,6 +88,8 @@ def explore_main(argv: list[str]) -> int:
                "explore-parallel": args.parallel, "backend": args.backend, "artifacts": args.artifacts}
     command = [args.suite, "-m", "fluxchaos_explore", "-p", "fluxchaos"]
     command += [f"--fluxchaos-{name}={value}" for name, value in options.items() if value is not None]
+    if args.until_found:
+        command.append("--fluxchaos-explore-until-found")
     if args.workers:
         command += ["-n", args.workers]
     return int(pytest.main(command + list(args.pytest_args)))

@@ -120,7 +120,8 @@ class Explorer:
     def __init__(self, spec: ExploreSpec, execute: Execute, *, seed: int,
                  custom: dict[str, Variant] | None = None, worker: int = 0, workers: int = 1,
                  max_schedules: int | None = None, time_budget: float | None = None,
-                 parallel: int | None = None, progress: Progress = lambda _m: None,
+                 parallel: int | None = None, until_found: bool | None = None,
+                 progress: Progress = lambda _m: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.spec = spec
         self.execute = execute
@@ -130,6 +131,7 @@ class Explorer:
         self.max_schedules = max_schedules if max_schedules is not None else spec.budget.schedules
         self.time_budget = time_budget if time_budget is not None else spec.budget.time
         self.parallel = parallel or spec.parallel
+        self.until_found = spec.budget.until_found if until_found is None else until_found
         self.progress = progress
         self.clock = clock
         self.expect = dict(spec.expect)
@@ -148,8 +150,13 @@ class Explorer:
     def _out_of_time(self) -> bool:
         return self.time_budget is not None and self._elapsed() >= self.time_budget
 
+    def _found_all(self) -> bool:
+        wanted = set(self.spec.expect_findings)
+        return self.until_found and bool(wanted) and wanted <= {primary(f.checkers) for f in self.result.findings}
+
     def _more(self, started: int) -> bool:
-        return (self.max_schedules is None or started < self.max_schedules) and not self._out_of_time()
+        return ((self.max_schedules is None or started < self.max_schedules) and not self._out_of_time()
+                and not self._found_all())
 
     # -- running ----------------------------------------------------------------------------
     def run(self) -> Exploration:

@@ -108,6 +108,9 @@ class Budget(Model):
 
     schedules: Annotated[int, Field(ge=1)] | None = 20
     time: Duration | None = None
+    until_found: bool = Field(default=False, alias="until-found")
+    """Also stop once every checker in ``expect-findings`` has a confirmed (and shrunk)
+    finding: a reproduction, or a benchmark of the time to find, needs no more."""
 
 
 class Confirm(Model):

@@ -220,3 +220,17 @@ def test_a_parallel_shrink_reaches_the_sequential_minimum():
     assert [describe(m) for m in parallel.minimal.moves] == [
         "push app 1.1.0", "kill leader", "push app 1.2.0", "kill leader"]
     assert peak[0] >= 2
+
+
+def test_until_found_stops_at_the_first_confirmed_finding_and_only_then():
+    s = spec(budget={"schedules": 200, "until-found": True}, rounds={"min": 2, "max": 4}, shrink={"runs": 400},
+             **{"expect-findings": ["no-regression"]})
+    stopped = explore(s, stale_failover)
+    assert [f.checkers[0] for f in stopped.findings] == ["no-regression"]
+    first = next(i for i, t in enumerate(stopped.trials) if t.phase == "explore" and t.failing)
+    assert stopped.schedules == first + 1  # nothing explored after the schedule that found it
+    full = explore(spec(budget={"schedules": 200}, rounds={"min": 2, "max": 4}, shrink={"runs": 400},
+                        **{"expect-findings": ["no-regression"]}), stale_failover)
+    assert full.schedules == 200
+    # Without expect-findings there is nothing to be found: the budget decides.
+    assert explore(spec(budget={"schedules": 30, "until-found": True}), stale_failover).schedules == 30

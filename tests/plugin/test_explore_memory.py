@@ -51,6 +51,17 @@ def test_an_exploration_finds_the_stale_takeover_and_leaves_a_replayable_suite(e
     result.stdout.fnmatch_lines(["*explore sim-small: seed 3 (replay: --fluxchaos-seed=3)*"])
 
 
+def test_until_found_ends_the_exploration_at_its_finding(explore_project):
+    result = run(explore_project, "--fluxchaos-seed=3", "--fluxchaos-explore-schedules=12",
+                 "--fluxchaos-explore-parallel=1", "--fluxchaos-explore-until-found")
+    result.assert_outcomes(passed=1)
+    data = json.loads((explore_project.path / "out" / "suites_explore.yaml_explore_sim-small" /
+                       "exploration.json").read_text())
+    explored = [t for t in data["trials"] if t["phase"] == "explore"]
+    assert [f["checkers"][0] for f in data["findings"]] == ["no-regression"]
+    assert data["schedules"] == len(explored) < 12 and explored[-1]["failing"]  # the finding was the last one
+
+
 def test_findings_other_than_expected_fail_the_item_with_the_story(explore_project):
     text = EXPLORE_SMALL.replace("expect-findings: [no-regression]", "expect-findings: []")
     (explore_project.path / "suites" / "explore.yaml").write_text(text)
