@@ -4,12 +4,14 @@ fail, so the script exits 1.
 
     python scripts/mutants.py            # the fault, nemesis, generator and checker mutants
     python scripts/mutants.py -k oom     # only mutants whose name contains "oom"
+    python scripts/mutants.py -j 1       # one at a time (default: one per core, at most 4)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 import subprocess
 import sys
@@ -169,14 +171,17 @@ def run(mutant: tuple[object, ...], tests: list[str]) -> tuple[bool, str, float]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default="", help="only mutants whose name contains this")
+    parser.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                        help="mutants tested at once, each in its own scratch copy")
     parser.add_argument("tests", nargs="*", default=TESTS)
     args = parser.parse_args()
     chosen = [m for m in MUTANTS if args.k in m[0]]
     survivors = 0
-    for mutant in chosen:
-        killed, last, seconds = run(mutant, args.tests)
-        survivors += not killed
-        print(f"{'killed  ' if killed else 'SURVIVED'} {mutant[0]} ({seconds:.0f}s: {last})", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = pool.map(lambda m: run(m, args.tests), chosen)  # in order, as each finishes
+        for mutant, (killed, last, seconds) in zip(chosen, results):
+            survivors += not killed
+            print(f"{'killed  ' if killed else 'SURVIVED'} {mutant[0]} ({seconds:.0f}s: {last})", flush=True)
     print(f"mutants: {len(chosen) - survivors} killed, {survivors} survived (fast tier: {' '.join(args.tests)})")
     return 1 if survivors else 0
 
