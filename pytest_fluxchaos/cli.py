@@ -70,6 +70,7 @@ def explore_main(argv: list[str]) -> int:
     parser.add_argument("--budget", help="time budget (e.g. 45m)")
     parser.add_argument("--schedules", help="number of schedules (0: only the time budget)")
     parser.add_argument("--parallel", help="schedules at once, each in its own namespace")
+    parser.add_argument("--shrink-runs", help="runs each finding's shrinking may spend (0: do not shrink)")
     parser.add_argument("--until-found", action="store_true",
                         help="stop once every expect-findings checker has a finding")
     parser.add_argument("--backend", help="kind (default) or docker")
@@ -85,7 +86,8 @@ def explore_main(argv: list[str]) -> int:
     import pytest
 
     options = {"seed": args.seed, "explore-budget": args.budget, "explore-schedules": args.schedules,
-               "explore-parallel": args.parallel, "backend": args.backend, "artifacts": args.artifacts}
+               "explore-parallel": args.parallel, "explore-shrink-runs": args.shrink_runs,
+               "backend": args.backend, "artifacts": args.artifacts}
     command = [args.suite, "-m", "fluxchaos_explore", "-p", "fluxchaos"]
     command += [f"--fluxchaos-{name}={value}" for name, value in options.items() if value is not None]
     if args.until_found:

@@ -138,7 +138,8 @@ class ExploreItem(pytest.Item):
                             worker=self.slice_index, workers=self.slice_count,
                             max_schedules=(None if schedules == 0 else schedules),
                             time_budget=settings.explore_budget, parallel=settings.explore_parallel,
-                            until_found=True if settings.explore_until_found else None, progress=fc.progress)
+                            until_found=True if settings.explore_until_found else None,
+                            shrink_runs=settings.explore_shrink_runs, progress=fc.progress)
         if schedules == 0 and explorer.time_budget is None:
             raise pytest.UsageError("--fluxchaos-explore-schedules=0 needs a time budget "
                                     "(--fluxchaos-explore-budget or explore.budget.time)")

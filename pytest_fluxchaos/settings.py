@@ -38,6 +38,8 @@ OPTIONS: list[tuple[str, str, Any, IniType | None]] = [
                           "explore.budget.schedules; 0: only the time budget)", None, None),
     ("explore-parallel", "schedules an exploration runs at once on one control plane, each in its "
                          "own namespace (overrides explore.parallel)", None, None),
+    ("explore-shrink-runs", "runs each finding's shrinking may spend (overrides explore.shrink.runs; "
+                            "0: do not shrink)", None, None),
     ("explore-until-found", "stop each exploration once every expect-findings checker has a finding "
                             "(as explore.budget.until-found: true)", False, "bool"),
     ("allow-cluster", "name of an existing cluster the plugin may inject faults into "
@@ -63,6 +65,7 @@ class Settings:
     explore_schedules: int | None = None
     explore_parallel: int | None = None
     explore_until_found: bool = False
+    explore_shrink_runs: int | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -145,4 +148,5 @@ def load_settings(config: pytest.Config) -> Settings:
         explore_schedules=count("explore-schedules", 0),
         explore_parallel=count("explore-parallel", 1),
         explore_until_found=bool(_raw(config, "explore-until-found")),
+        explore_shrink_runs=count("explore-shrink-runs", 0),
     )

@@ -121,6 +121,7 @@ class Explorer:
                  custom: dict[str, Variant] | None = None, worker: int = 0, workers: int = 1,
                  max_schedules: int | None = None, time_budget: float | None = None,
                  parallel: int | None = None, until_found: bool | None = None,
+                 shrink_runs: int | None = None,
                  progress: Progress = lambda _m: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.spec = spec
@@ -132,6 +133,7 @@ class Explorer:
         self.time_budget = time_budget if time_budget is not None else spec.budget.time
         self.parallel = parallel or spec.parallel
         self.until_found = spec.budget.until_found if until_found is None else until_found
+        self.shrink_runs = spec.shrink.runs if shrink_runs is None else shrink_runs
         self.progress = progress
         self.clock = clock
         self.expect = dict(spec.expect)
@@ -245,7 +247,7 @@ class Explorer:
             return failing, spent
 
         budget_end = None if self.spec.shrink.time is None else self.clock() + self.spec.shrink.time
-        shrinker = Shrinker(self.spec, fails, max_runs=self.spec.shrink.runs,
+        shrinker = Shrinker(self.spec, fails, max_runs=self.shrink_runs,
                             out_of_time=lambda: budget_end is not None and self.clock() >= budget_end,
                             parallel=self.parallel)
         result = shrinker.shrink(trial.schedule)

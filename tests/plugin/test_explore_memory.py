@@ -62,6 +62,17 @@ def test_until_found_ends_the_exploration_at_its_finding(explore_project):
     assert data["schedules"] == len(explored) < 12 and explored[-1]["failing"]  # the finding was the last one
 
 
+def test_shrink_runs_zero_reports_the_finding_unshrunk(explore_project):
+    result = run(explore_project, "--fluxchaos-seed=3", "--fluxchaos-explore-schedules=4",
+                 "--fluxchaos-explore-shrink-runs=0")
+    result.assert_outcomes(passed=1)
+    data = json.loads((explore_project.path / "out" / "suites_explore.yaml_explore_sim-small" /
+                       "exploration.json").read_text())
+    (finding,) = data["findings"]
+    assert finding["minimal"]["moves"] == finding["original"]["moves"] and finding["budget_reached"]
+    assert not [t for t in data["trials"] if t["phase"] == "shrink"]
+
+
 def test_findings_other_than_expected_fail_the_item_with_the_story(explore_project):
     text = EXPLORE_SMALL.replace("expect-findings: [no-regression]", "expect-findings: []")
     (explore_project.path / "suites" / "explore.yaml").write_text(text)
