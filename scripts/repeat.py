@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 
-CHECKERS = ("no-regression", "converges", "faults-landed", "git-no-regression", "git-converges")
+CHECKERS = ("no-regression", "converges", "never-stuck", "ready-honest", "no-oom", "faults-landed",
+            "git-no-regression", "git-converges")
 
 
 def tally(out: Path) -> dict:

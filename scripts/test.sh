@@ -2,7 +2,7 @@
 # The tests, as CI runs them (after scripts/setup.sh): the import-layer contracts, types,
 # the deliberate bugs the fast tier must kill, then every test tier plus the flux2#4984
 # item, the IAC-under-faults suite, every registry lie told to the real controller and the
-# known-bug matrix (truncated listings, IRC#449, natural OOM, fetchDigest/insecure) on the
+# known-bug matrix (truncated listings, IRC#449, #930, #105, natural OOM, fetchDigest/insecure) on the
 # docker backend. Fails if the tests leave a Docker volume behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
