@@ -114,7 +114,8 @@ class ExploreItem(pytest.Item):
     def runtest(self) -> None:
         fc = self._session()
         settings = fc.settings
-        seed = settings.seed if settings.seed is not None else secrets.randbits(31)
+        seed = (settings.seed if settings.seed is not None
+                else self.spec.seed if self.spec.seed is not None else secrets.randbits(31))
         flux_version = settings.flux_versions[0]
         fc.progress(f"explore {self.spec.name}: seed {seed} (replay: --fluxchaos-seed={seed})"
                     + (f", slice {self.slice_index + 1} of {self.slice_count}" if self.slice_count > 1 else ""))

@@ -181,6 +181,9 @@ class ExploreSpec(Model):
     expect: dict[str, ExpectedVerdict] = Field(default_factory=dict)
     """What every run should give (default: every checker true); e.g. ``faults-landed: any``."""
     expect_findings: list[str] = Field(default_factory=list, alias="expect-findings")
+    seed: Annotated[int, Field(ge=0)] | None = None
+    """The exploration's seed when ``--fluxchaos-seed`` gives none (default: a random one,
+    printed): a suite that pins a seed known to find its bug replays the same schedules."""
     """Checkers the exploration is expected to find false (a known bug); the item then
     passes when exactly these are found, and a silent upstream fix turns it red."""
 

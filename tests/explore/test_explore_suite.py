@@ -71,3 +71,10 @@ def test_a_suite_needs_scenarios_or_explore(tmp_path):
     path.write_text("suite: empty\n")
     with pytest.raises(SuiteError, match="expected a 'scenarios' list or an 'explore' section"):
         load_suite(path)
+
+
+def test_a_suite_may_pin_its_exploration_seed():
+    from pathlib import Path
+
+    suite = load_suite(Path(__file__).resolve().parents[2] / "suites" / "explore" / "ci-stale-failover.yaml")
+    assert suite.explore is not None and suite.explore.seed == 1

@@ -62,6 +62,15 @@ def test_until_found_ends_the_exploration_at_its_finding(explore_project):
     assert data["schedules"] == len(explored) < 12 and explored[-1]["failing"]  # the finding was the last one
 
 
+def test_a_pinned_seed_is_used_unless_the_option_gives_one(explore_project):
+    path = explore_project.path / "suites" / "explore.yaml"
+    path.write_text(EXPLORE_SMALL.replace("  budget: {schedules: 4}", "  budget: {schedules: 1}\n  seed: 42"))
+    result = run(explore_project, "--fluxchaos-explore-shrink-runs=0")
+    result.stdout.fnmatch_lines(["*explore sim-small: seed 42 (replay: --fluxchaos-seed=42)*"])
+    result = run(explore_project, "--fluxchaos-explore-shrink-runs=0", "--fluxchaos-seed=7")
+    result.stdout.fnmatch_lines(["*explore sim-small: seed 7 (replay: --fluxchaos-seed=7)*"])
+
+
 def test_shrink_runs_zero_reports_the_finding_unshrunk(explore_project):
     result = run(explore_project, "--fluxchaos-seed=3", "--fluxchaos-explore-schedules=4",
                  "--fluxchaos-explore-shrink-runs=0")
