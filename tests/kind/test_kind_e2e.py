@@ -28,7 +28,7 @@ recorded in the suite file and README, where a fix would be noticed by running i
 
 Never skipped where Docker answers: missing kind assets or controller images are a
 failure that says to build them (``python -m pytest_fluxchaos.assets build --kind``
-and ``... build``). Takes about 11 minutes on 2 cores.
+and ``... build``). Took 11 min 20 s on 2 cores with the three lie items.
 
 Environment: ``FLUXCHAOS_E2E_FLUX_VERSION`` (2.9.4), ``FLUXCHAOS_E2E_ARTIFACTS`` (keep
 the artifacts there, e.g. for ``benchmarks/kind_bench.py table``),
