@@ -180,7 +180,10 @@ class Explorer:
                     trial = future.result()
                     self.result.schedules += 1
                     if trial is not None and trial.failing:
-                        self._on_failure(trial)
+                        if self._found_all():  # schedules still running when the last finding came in
+                            self.result.duplicates += 1
+                        else:
+                            self._on_failure(trial)
                     self._report()
         self.result.seconds = round(self._elapsed(), 3)
         return self.result

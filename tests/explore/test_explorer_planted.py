@@ -234,3 +234,28 @@ def test_until_found_stops_at_the_first_confirmed_finding_and_only_then():
     assert full.schedules == 200
     # Without expect-findings there is nothing to be found: the budget decides.
     assert explore(spec(budget={"schedules": 30, "until-found": True}), stale_failover).schedules == 30
+
+
+def test_until_found_spends_no_runs_on_failures_that_finish_after_the_finding():
+    """Two schedules in flight both fail; once the first is confirmed and shrunk, the
+    second is not confirmed or shrunk again (seen on the real controller: 5 runs wasted)."""
+    import threading
+
+    from pytest_fluxchaos.explore import Outcome
+    from tests.fakes.planted import ALL_TRUE
+
+    both_started = threading.Barrier(2)
+
+    def any_fault_fails(scenario, variant, label):
+        if label == "explore":
+            both_started.wait(timeout=5)  # the two explored schedules run at the same time
+        kinds = [st.fault.kind for st in scenario.steps if st.fault]
+        return Outcome(verdicts=dict(ALL_TRUE, **({"no-regression": "false"} if kinds else {})))
+
+    s = spec(budget={"schedules": 2, "until-found": True}, rounds={"min": 2, "max": 2}, shrink={"runs": 40},
+             parallel=2, confirm={"k": 1, "r": 1}, **{"expect-findings": ["no-regression"]})
+    result = explore(s, any_fault_fails)
+    assert result.schedules == 2 and len(result.findings) == 1
+    extra = [t for t in result.trials if t.phase != "explore"]
+    assert len(extra) == result.findings[0].runs  # the one finding's runs, nothing for the second
+    assert result.duplicates == 1
