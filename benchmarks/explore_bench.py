@@ -86,6 +86,13 @@ def replay(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _verdict(run: str | None, checker: str) -> str | None:
+    path = Path(run or "/nonexistent") / "verdict.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["checkers"].get(checker, {}).get("verdict")
+
+
 def rows(directory: Path, checker: str) -> list[dict[str, Any]]:
     replays = json.loads((directory / "replays.json").read_text()) if (directory / "replays.json").is_file() else {}
     out = []
@@ -93,7 +100,10 @@ def rows(directory: Path, checker: str) -> list[dict[str, Any]]:
         explore = [t for t in data["trials"] if t["phase"] == "explore"]
         exploring = sum(t["seconds"] for t in explore)
         first_fail = next((i for i, t in enumerate(explore) if checker in t["failing"]), None)
-        finding = next((f for f in data["findings"] if f["checkers"][0] == checker), None)
+        # A finding counts only when its checker was really false in the finding's run (an
+        # unknown, e.g. a policy never observed, is a failure to the explorer, not the bug).
+        finding = next((f for f in data["findings"] if f["checkers"][0] == checker
+                        and _verdict(f.get("minimal_run"), checker) == "false"), None)
         row: dict[str, Any] = {
             "seed": seed, "schedules": data["schedules"], "seconds": data["seconds"],
             "schedules_per_hour": round(len(explore) / (data["seconds"] / 3600), 1) if data["seconds"] else None,

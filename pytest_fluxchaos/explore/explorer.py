@@ -57,20 +57,24 @@ def primary(checkers: tuple[str, ...]) -> str:
 def failing_checkers(outcome: Outcome, expect: dict[str, ExpectedVerdict]) -> tuple[str, ...]:
     """Checkers that failed: false, or unknown where true was expected (``any`` never fails).
 
-    A run that errored (the environment broke) proves nothing: no checker counts.
+    A run that errored (the environment broke) proves nothing: no checker counts. When a
+    checker is false, the unknowns beside it are left out: they are its consequence (a
+    policy that never resolved cannot be judged for regressions) and would name the
+    finding after the wrong checker (seen on the real controller: "no-regression" for a
+    run whose only failure was converges).
     """
     if outcome.error is not None:
         return ()
-    out = []
+    false, unknown = [], []
     for name, verdict in outcome.verdicts.items():
         want = expect.get(name, True)
         if want == "any" or verdict == "true":
             continue
         if verdict == "false" and want is not False:
-            out.append(name)
+            false.append(name)
         elif verdict == "unknown" and want is True:
-            out.append(name)
-    return tuple(out)
+            unknown.append(name)
+    return tuple(false or unknown)
 
 
 @dataclass

@@ -176,6 +176,11 @@ def test_what_counts_as_a_failing_run():
     assert failing_checkers(Outcome(ok | {"converges": "unknown"}), {"converges": "unknown"}) == ()
     assert failing_checkers(Outcome(ok | {"no-regression": "false"}), {"no-regression": False}) == ()
     assert failing_checkers(Outcome(ok | {"converges": "false"}, error="backend broke"), {}) == ()
+    # A false verdict is the finding; an unknown beside it (a policy never observed) is not.
+    never_resolved = {"no-regression": "unknown", "converges": "false", "faults-landed": "unknown"}
+    assert failing_checkers(Outcome(never_resolved), {}) == ("converges",)
+    assert failing_checkers(Outcome({"no-regression": "unknown", "faults-landed": "unknown"}), {}) == (
+        "no-regression", "faults-landed")
 
 
 def test_a_fault_the_variant_cannot_take_is_no_scenario():
