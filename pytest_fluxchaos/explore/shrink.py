@@ -136,17 +136,19 @@ class Shrinker:
         while len(moves) >= 2:
             chunks = _split(moves, n)
             reduced = False
-            if len(chunks) > 2:  # a chunk alone
+            # Everything but one chunk first: a bug that needs several steps (two leadership
+            # flips) survives losing one chunk far more often than it fits in one, and each
+            # candidate here is a real run of minutes.
+            rests = [[m for j, c in enumerate(chunks) if j != i for m in c] for i in range(len(chunks))]
+            hit = self._first_failing([(schedule.with_moves(tuple(rest)), _removed(chunks, i, moves))
+                                       for i, rest in enumerate(rests)])
+            if hit is not None:
+                moves, n, reduced = rests[hit], max(n - 1, 2), True
+            if not reduced and len(chunks) > 2:  # a chunk alone
                 hit = self._first_failing([(schedule.with_moves(tuple(chunk)), f"keep chunk {i + 1}/{n}")
                                            for i, chunk in enumerate(chunks)])
                 if hit is not None:
                     moves, n, reduced = chunks[hit], 2, True
-            if not reduced:  # everything but one chunk
-                rests = [[m for j, c in enumerate(chunks) if j != i for m in c] for i in range(len(chunks))]
-                hit = self._first_failing([(schedule.with_moves(tuple(rest)), _removed(chunks, i, moves))
-                                           for i, rest in enumerate(rests)])
-                if hit is not None:
-                    moves, n, reduced = rests[hit], max(n - 1, 2), True
             if not reduced:
                 if n >= len(moves):
                     return schedule.with_moves(tuple(moves)), True
