@@ -139,8 +139,8 @@ MUTANTS = [
      "        detail = lie_text(c.detail) or fmt_detail(c.detail)\n", "        detail = fmt_detail(c.detail)\n",
      ["tests/test_story_lies.py", "tests/test_checkers.py"]),
     # the kind backend's fault proxy: never remove a stranger's container
-    ("kind proxy: a stranger's container of that name replaced", "pytest_fluxchaos/backends/kind/proxy_container.py",
-     "            if owner.stdout.strip() != self.cluster:\n", "            if False:\n",
+    ("kind: a stranger's container named like ours replaced", "pytest_fluxchaos/backends/kind/guard.py",
+     "    if owner.stdout.strip() != cluster:\n", "    if False:\n",
      ["tests/kind/test_kind_provision.py"]),
 ]
 

@@ -17,6 +17,7 @@ from ...domain import BackendError, GitEndpoint, one_line
 from ..git_http import PORT, answers, create_repo_script, endpoint, wait_git
 from ..ports import free_port
 from . import commands as cmd
+from .guard import container_is_ours
 from .registry import LABEL_CLUSTER, LABEL_MANAGED, LABEL_ROLE
 
 Progress = Callable[[str], None]
@@ -48,12 +49,7 @@ class GitContainer:
 
     def ensure(self, image: str | None, network: str, progress: Progress) -> None:
         """Reuse this cluster's Git server (kept cluster), else run a new one; wait for it."""
-        labels = self.run(cmd.inspect_container(self.name, f'{{{{index .Config.Labels "{LABEL_CLUSTER}"}}}}'),
-                          timeout=30, check=False)
-        if labels.returncode == 0:
-            if labels.stdout.strip() != self.cluster:
-                raise BackendError(f"a container named {self.name} exists and is not this plugin's Git "
-                                   f"server for cluster {self.cluster}; remove it")
+        if container_is_ours(self.run, self.name, self.cluster, "Git server"):
             for container in (self.name, self.server):
                 self.run(cmd.docker_start(container), timeout=60, what=f"docker start {container}")
             self.port = self._published_port()

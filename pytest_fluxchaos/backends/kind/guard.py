@@ -96,3 +96,21 @@ def plan_cluster(cluster: str, *, exists: bool, marker: dict[str, Any] | None,
     if allow_cluster:
         why += f"; --fluxchaos-allow-cluster names {allow_cluster!r}, not {cluster!r}"
     raise ForeignClusterError(foreign_message(cluster, why))
+
+
+def container_is_ours(run: Any, name: str, cluster: str, role: str) -> bool:
+    """Whether a container named ``name`` exists and carries ``cluster``'s label (a kept
+    session's registry, Git server or fault proxy): True, reuse or replace it; False, there
+    is none. A container of that name without the label is someone else's: refused, never
+    touched, like a cluster the plugin did not create."""
+    from . import commands as cmd
+    from .registry import LABEL_CLUSTER
+
+    owner = run(cmd.inspect_container(name, f'{{{{index .Config.Labels "{LABEL_CLUSTER}"}}}}'), timeout=30,
+                check=False)
+    if owner.returncode != 0:
+        return False
+    if owner.stdout.strip() != cluster:
+        raise BackendError(f"a container named {name} exists and is not this plugin's {role} for cluster "
+                           f"{cluster}; remove it or choose another --cluster-name")
+    return True

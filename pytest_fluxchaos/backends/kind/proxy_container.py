@@ -17,6 +17,7 @@ from ...domain import BackendError, one_line
 from ..ports import free_port
 from ..proxy_endpoints import ADMIN_PORT, LIAR_ADMIN_PORT, LISTEN_PORT, ProxyEndpoints
 from . import commands as cmd
+from .guard import container_is_ours
 from .registry import LABEL_CLUSTER, LABEL_MANAGED, LABEL_ROLE
 
 START_ATTEMPTS = 3
@@ -43,12 +44,7 @@ class ProxyContainer:
         registry's URL) and wait until it answers."""
         if not image:
             raise BackendError("the assets name no fault-proxy image for the registry; build the assets again")
-        owner = self.run(cmd.inspect_container(self.name, f'{{{{index .Config.Labels "{LABEL_CLUSTER}"}}}}'),
-                         timeout=30, check=False)
-        if owner.returncode == 0:
-            if owner.stdout.strip() != self.cluster:
-                raise BackendError(f"a container named {self.name} exists and is not this plugin's fault proxy "
-                                   f"for cluster {self.cluster}; remove it or choose another --cluster-name")
+        if container_is_ours(self.run, self.name, self.cluster, "fault proxy"):
             self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)  # a kept session's
         last = ""
         for _attempt in range(START_ATTEMPTS):  # a free port may be taken before docker binds it

@@ -22,7 +22,8 @@ from ...waiting import wait_until
 from ..ports import free_port
 from ..registry_wait import wait_registry
 from . import commands as cmd
-from .registry import (LABEL_CLUSTER, REGISTRY_PORT, certs_d_entries, local_registry_hosting,
+from .guard import container_is_ours
+from .registry import (REGISTRY_PORT, certs_d_entries, local_registry_hosting,
                        registry_name, run_holder_args, run_registry_args, server_name)
 
 Progress = Callable[[str], None]
@@ -57,12 +58,7 @@ class RegistryContainer:
     def ensure(self, image: str | None, network: str, progress: Progress) -> None:
         """Reuse this cluster's registry container (started if stopped), else run a new one."""
         name = self.name
-        labels = self.run(cmd.inspect_container(name, f'{{{{index .Config.Labels "{LABEL_CLUSTER}"}}}}'),
-                          timeout=30, check=False)
-        if labels.returncode == 0:
-            if labels.stdout.strip() != self.cluster:
-                raise BackendError(f"a container named {name} exists and is not this plugin's registry "
-                                   f"for cluster {self.cluster}; remove it or choose another --cluster-name")
+        if container_is_ours(self.run, name, self.cluster, "registry"):
             for container in (name, self.server):
                 running = self.run(cmd.inspect_container(container, "{{.State.Running}}"), timeout=30,
                                    check=False)
