@@ -149,6 +149,8 @@ class Shrinker:
                                            for i, chunk in enumerate(chunks)])
                 if hit is not None:
                     moves, n, reduced = chunks[hit], 2, True
+            if reduced:
+                self._keep(schedule.with_moves(tuple(moves)))
             if not reduced:
                 if n >= len(moves):
                     return schedule.with_moves(tuple(moves)), True
@@ -163,13 +165,20 @@ class Shrinker:
                 moves = current.moves[:index] + (simpler,) + current.moves[index + 1:]
                 candidate = current.with_moves(moves)
                 if self._test(candidate, f"move {index + 1}: {why}"):
-                    current = candidate
+                    current = self._keep(candidate)
                     break
         for why, pick in _simpler_variants(self.spec, current.variant):
             candidate = replace(current, variant=pick)
             if self._test(candidate, why):
-                current = candidate
+                current = self._keep(candidate)
         return current
+
+    def _keep(self, schedule: Schedule) -> Schedule:
+        """The smallest failing schedule so far: what a shrink stopped by its budget reports
+        (the first real shrink lost 15 -> 7 moves so, reporting the original)."""
+        assert self.result is not None
+        self.result.minimal = schedule
+        return schedule
 
 
 def _split(moves: list[Move], n: int) -> list[list[Move]]:

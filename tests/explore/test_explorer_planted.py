@@ -141,6 +141,34 @@ def test_the_shrinker_stops_at_its_budget_and_says_so():
     assert finding.shrink.runs <= 3 + 2  # the last judged candidate may take its k runs
 
 
+def test_a_shrink_stopped_by_its_budget_keeps_the_smallest_failing_schedule_so_far():
+    """Seen on the real controller: 15 -> 7 moves accepted, then the budget ran out, and the
+    finding reported all 15 moves."""
+    from pytest_fluxchaos.explore.shrink import Shrinker
+
+    s = spec(rounds={"min": 4, "max": 4})
+    original = next(sch for i in range(200) if len((sch := generate(s, schedule_seed(4, i), {"ha-emptydir": 2})).moves)
+                    > 8 and not _passes(s, sch))
+
+    def fails(candidate):
+        scenario, variant = compile_schedule(s, candidate)
+        return stale_failover(scenario, variant, "t").verdicts["no-regression"] == "false", 1
+
+    full = Shrinker(s, fails, max_runs=1000).shrink(original)
+    for budget in range(1, full.runs):
+        cut = Shrinker(s, fails, max_runs=budget).shrink(original)
+        assert cut.exhausted and fails(cut.minimal)[0]  # always a failing schedule
+        accepted = [st for st in cut.path if st.failing]
+        if accepted:
+            assert len(cut.minimal.moves) < len(original.moves) or cut.minimal != original
+            assert cut.minimal == accepted[-1].schedule  # the last accepted candidate
+
+
+def _passes(s, schedule):
+    scenario, variant = compile_schedule(s, schedule)
+    return stale_failover(scenario, variant, "t").verdicts["no-regression"] == "true"
+
+
 def test_time_budget_ends_the_exploration():
     ticks = iter(range(0, 10_000, 7))
     s = spec(budget={"schedules": None, "time": "60s"})
