@@ -17,13 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import faults
-from .domain import WaitTimeout
+from .domain import BackendError, WaitTimeout
 from .environment import Environment
 from .domain import REFLECTOR
 from .faults import Confirmation, FaultContext, as_detail, action_controller, env_leader, env_pods
 from .history import Fault, History
 from .scenario import FaultAction
 from .waiting import wait_until
+
+FREEZE_RETRY_S = 10.0
+"""How long keep-down retries a failed freeze: runc's cgroup-v1 freezer answers "unable to
+freeze" now and then while the restarted container's processes are starting (seen once in
+five replays on a loaded machine, which ended that run in an error)."""
 
 
 class TargetError(Exception):
@@ -167,7 +172,11 @@ class Nemesis:
         controller = action_controller(action)
         if len(env_pods(self.env, ns, controller)) < 2:
             return {"applied": False, "why": "single replica: no other pod can lead"}
-        container = self.env.freeze(ns, pod, True)
+        try:  # runc's cgroup-v1 freezer can fail transiently ("unable to freeze") under load
+            container = wait_until(lambda: self.env.freeze(ns, pod, True), FREEZE_RETRY_S, interval=0.5,
+                                   what=f"freezing {pod} in {ns}", retry_on=(BackendError,))
+        except WaitTimeout as exc:
+            raise BackendError(str(exc)) from None
         frozen_at = self.history.now()
 
         def other_leader() -> str | None:

@@ -106,6 +106,26 @@ def test_keep_down_freezes_until_the_other_pod_leads_then_thaws(sim: Sim) -> Non
     assert sim.env.leader(sim.ns) != leader
 
 
+def test_keep_down_retries_a_freeze_that_fails_once(sim: Sim) -> None:
+    from pytest_fluxchaos.domain import BackendError
+
+    leader = sim.env.leader(sim.ns)
+    real = sim.env.freeze
+    failures = [BackendError("OCI runtime pause failed: unable to freeze: unknown")]
+
+    def flaky(ns: str, pod: str, frozen: bool) -> str:
+        if frozen and failures:
+            raise failures.pop()
+        return real(ns, pod, frozen)
+
+    sim.env.freeze = flaky  # type: ignore[method-assign]
+    sim.nemesis.inject(FaultAction(kind="oom-kill", target="leader", keep_down=True, confirm_timeout=3,
+                                   keep_down_timeout=5))
+    heal = next(e for e in sim.history.of(Fault) if e.phase == "heal")
+    assert not failures and heal.detail["keep_down"]["applied"] is True
+    assert sim.env.leader(sim.ns) != leader
+
+
 def test_keep_down_does_nothing_with_one_replica(single: Sim) -> None:
     single.nemesis.inject(FaultAction(kind="kill", target="leader", keep_down=True, confirm_timeout=3))
     heal = next(e for e in single.history.of(Fault) if e.phase == "heal")
