@@ -78,3 +78,21 @@ def test_a_suite_may_pin_its_exploration_seed():
 
     suite = load_suite(Path(__file__).resolve().parents[2] / "suites" / "explore" / "ci-stale-failover.yaml")
     assert suite.explore is not None and suite.explore.seed == 1
+
+
+def test_the_explore_command_passes_its_options_to_pytest(tmp_path, monkeypatch):
+    """``fluxchaos explore`` is a front for pytest: each option becomes its ini/CLI twin."""
+    import pytest as pytest_module
+
+    from pytest_fluxchaos.cli import main
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("suite: x\n")
+    seen: list[list[str]] = []
+    monkeypatch.setattr(pytest_module, "main", lambda args: seen.append(list(args)) or 0)
+    assert main(["explore", str(suite), "--seed", "7", "--shrink-runs", "0", "--until-found",
+                 "--budget", "45m"]) == 0
+    (args,) = seen
+    assert {"--fluxchaos-seed=7", "--fluxchaos-explore-shrink-runs=0", "--fluxchaos-explore-until-found",
+            "--fluxchaos-explore-budget=45m"} <= set(args)
+    assert main(["explore", str(tmp_path / "missing.yaml")]) == 4  # one line, no traceback
