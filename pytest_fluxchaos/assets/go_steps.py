@@ -108,6 +108,7 @@ def tidy(b: Builder, wdir: Path, what: str, log: Path, env: dict[str, str]) -> l
     """
     go = tools.require_go()
     subs: list[dict] = []
+    left: dict[str, list[str]] = {}  # each substituted module's untried candidates
     for _ in range(25):
         try:
             tools.run([go, "mod", "tidy"], what=f"{what}: go mod tidy", log=log, cwd=wdir, env=env,
@@ -115,20 +116,30 @@ def tidy(b: Builder, wdir: Path, what: str, log: Path, env: dict[str, str]) -> l
             return subs
         except AssetError as exc:
             text = log.read_text(errors="replace").rsplit("\n$ ", 1)[-1]
-            refused = tools.refused_module(text)
-            if not refused or os.environ.get("FLUXCHAOS_NO_SUBSTITUTE") or \
-                    any(s["module"] == refused[0] for s in subs):
-                raise exc
-            mod_path, wanted = refused
-            served = tools.served_versions(mod_path, env=env, cwd=b.cache / "work" / "_download", log=log)
-            pick = tools.nearest_version(wanted, served)
-            if not pick:
-                raise exc
-            b.say(f"  {mod_path}@{wanted} is not served by the Go module proxy; "
-                     f"substituting {pick} (served: {' '.join(served)})")
+            too_new = tools.needs_newer_go(text)
+            if too_new and too_new[0] in left and left[too_new[0]] and \
+                    not os.environ.get("FLUXCHAOS_NO_SUBSTITUTE"):
+                # the substitute we picked needs a newer Go than this machine's: take the next
+                mod_path, pick = too_new[0], left[too_new[0]].pop(0)
+                sub = next(s for s in subs if s["module"] == mod_path)
+                b.say(f"  {mod_path}@{too_new[1]} needs a newer Go; substituting {pick} instead")
+                sub["used"] = pick
+            else:
+                refused = tools.refused_module(text)
+                if not refused or os.environ.get("FLUXCHAOS_NO_SUBSTITUTE") or \
+                        any(s["module"] == refused[0] for s in subs):
+                    raise exc
+                mod_path, wanted = refused
+                served = tools.served_versions(mod_path, env=env, cwd=b.cache / "work" / "_download", log=log)
+                picks = tools.substitutes(wanted, served)
+                if not picks:
+                    raise exc
+                pick, left[mod_path] = picks[0], picks[1:]
+                b.say(f"  {mod_path}@{wanted} is not served by the Go module proxy; "
+                      f"substituting {pick} (served: {' '.join(served)})")
+                subs.append({"module": mod_path, "wanted": wanted, "used": pick})
             tools.run([go, "mod", "edit", f"-replace={mod_path}={mod_path}@{pick}"],
                       what=f"{what}: go mod edit", log=log, cwd=wdir, env=env, timeout=60, kind="go")
-            subs.append({"module": mod_path, "wanted": wanted, "used": pick})
     raise AssetError(f"{what}: too many module substitutions needed (full log: {log})")
 
 def bin_sha(b: Builder, key: str, name: str) -> str:

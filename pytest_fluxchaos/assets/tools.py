@@ -249,24 +249,41 @@ def _semver_key(v: str) -> tuple:
     return (int(m[1]), int(m[2]), int(m[3]), m[4] == "", m[4])
 
 
-def nearest_version(wanted: str, served: list[str]) -> str | None:
-    """The lowest served release newer than ``wanted``, else the highest older one.
+def substitutes(wanted: str, served: list[str]) -> list[str]:
+    """Served versions to put in place of a refused ``wanted``, the closest first.
 
-    Pre-releases and pseudo-versions are only picked if nothing else is served.
+    A patch release of the same minor comes first (the lowest newer, else the highest
+    older): a minor jump can need a newer Go (``fluxcd/pkg/artifact`` v0.18.2 refused,
+    v0.29.0 needs Go 1.27, v0.18.0 builds). Then the other newer releases, lowest first,
+    then the older ones, highest first. Pre-releases and pseudo-versions come only if
+    nothing else is served.
     """
     def ok(v: str) -> bool:
         return _semver_key(v)[0] >= 0 and v != wanted
+    if _semver_key(wanted)[0] < 0:
+        return []
     releases = [v for v in served if ok(v) and _semver_key(v)[3]]
     pool = releases or [v for v in served if ok(v)]
-    if _semver_key(wanted)[0] < 0:
-        return None
-    newer = [v for v in pool if _semver_key(v) > _semver_key(wanted)]
-    older = [v for v in pool if _semver_key(v) < _semver_key(wanted)]
-    if newer:
-        return min(newer, key=_semver_key)
-    if older:
-        return max(older, key=_semver_key)
-    return None
+    key = _semver_key(wanted)
+    newer = sorted((v for v in pool if _semver_key(v) > key), key=_semver_key)
+    older = sorted((v for v in pool if _semver_key(v) < key), key=_semver_key, reverse=True)
+    same_minor = [v for v in newer + older if _semver_key(v)[:2] == key[:2]]
+    return same_minor + [v for v in newer + older if v not in same_minor]
+
+
+def nearest_version(wanted: str, served: list[str]) -> str | None:
+    """The first of :func:`substitutes` (None if nothing is served)."""
+    picks = substitutes(wanted, served)
+    return picks[0] if picks else None
+
+
+_NEEDS_GO = re.compile(r"(\S+)@(v\S+) requires go >= (\S+)")
+
+
+def needs_newer_go(output: str) -> tuple[str, str] | None:
+    """The ``module@version`` that tidy refused because it needs a newer Go."""
+    m = _NEEDS_GO.search(output)
+    return (m[1], m[2]) if m else None
 
 
 def served_versions(path: str, *, env: dict[str, str], cwd: Path, log: Path | None = None) -> list[str]:
