@@ -143,6 +143,9 @@ MUTANTS = [
     ("kind: a stranger's container named like ours replaced", "pytest_fluxchaos/backends/kind/guard.py",
      "    if owner.stdout.strip() != cluster:\n", "    if False:\n",
      ["tests/kind/test_kind_provision.py"]),
+    ("kind: a port taken before Docker binds it is not retried", "pytest_fluxchaos/backends/kind/publish.py",
+     "        if not any(w in started.stderr for w in PORT_TAKEN):\n", "        if True:\n",
+     ["tests/kind/test_kind_provision.py"]),
 ]
 
 

@@ -18,10 +18,10 @@ from ..git_http import PORT, answers, create_repo_script, endpoint, wait_git
 from ..ports import free_port
 from . import commands as cmd
 from .guard import container_is_ours
+from .publish import run_publishing
 from .registry import LABEL_CLUSTER, LABEL_MANAGED, LABEL_ROLE
 
 Progress = Callable[[str], None]
-START_ATTEMPTS = 3
 
 
 def _labels(cluster: str, role: str) -> list[str]:
@@ -63,25 +63,17 @@ class GitContainer:
     def _run_new(self, image: str | None, network: str) -> int:
         if not image:
             raise BackendError("no Git server image: run `python -m pytest_fluxchaos.assets build`")
-        for _attempt in range(START_ATTEMPTS):  # a free port may be taken before docker binds it
-            port = free_port()
-            holder = self.run([cmd.DOCKER, "run", "-d", "--name", self.name, "--network", network,
-                               "-p", f"127.0.0.1:{port}:{PORT}", *_labels(self.cluster, "git-holder"),
-                               "--entrypoint", "sleep", image, "infinity"], timeout=120, check=False)
-            if holder.returncode == 0:
-                server = self.run([cmd.DOCKER, "run", "-d", "--name", self.server, "--network",
-                                   f"container:{self.name}", *_labels(self.cluster, "git"), image],
-                                  timeout=120, check=False)
-                if server.returncode == 0:
-                    return port
-                self.remove()
-                raise BackendError(f"cannot start the Git server {self.server} ({image}): "
-                                   f"{one_line(server.stderr, 200)}")
-            self.run([cmd.DOCKER, "rm", "-f", self.name], timeout=60, check=False)
-            if not any(w in holder.stderr for w in ("port is already allocated", "address already in use")):
-                raise BackendError(f"cannot start the Git server {self.name} ({image}): "
-                                   f"{one_line(holder.stderr, 200)}")
-        raise BackendError(f"cannot publish a port for the Git server {self.name}; free a port on 127.0.0.1")
+        (port,) = run_publishing(self.run, self.name, "the Git server", lambda: (free_port(),),
+                                 lambda ports: [cmd.DOCKER, "run", "-d", "--name", self.name, "--network", network,
+                                                "-p", f"127.0.0.1:{ports[0]}:{PORT}",
+                                                *_labels(self.cluster, "git-holder"),
+                                                "--entrypoint", "sleep", image, "infinity"])
+        server = self.run([cmd.DOCKER, "run", "-d", "--name", self.server, "--network", f"container:{self.name}",
+                           *_labels(self.cluster, "git"), image], timeout=120, check=False)
+        if server.returncode == 0:
+            return port
+        self.remove()
+        raise BackendError(f"cannot start the Git server {self.server} ({image}): {one_line(server.stderr, 200)}")
 
     def _published_port(self) -> int:
         out = self.run([cmd.DOCKER, "port", self.name, f"{PORT}/tcp"], timeout=30,

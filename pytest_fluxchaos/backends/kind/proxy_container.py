@@ -18,9 +18,8 @@ from ..ports import free_port
 from ..proxy_endpoints import ADMIN_PORT, LIAR_ADMIN_PORT, LISTEN_PORT, ProxyEndpoints
 from . import commands as cmd
 from .guard import container_is_ours
+from .publish import run_publishing
 from .registry import LABEL_CLUSTER, LABEL_MANAGED, LABEL_ROLE
-
-START_ATTEMPTS = 3
 
 
 class ProxyContainer:
@@ -46,27 +45,19 @@ class ProxyContainer:
             raise BackendError("the assets name no fault-proxy image for the registry; build the assets again")
         if container_is_ours(self.run, self.name, self.cluster, "fault proxy"):
             self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)  # a kept session's
-        last = ""
-        for _attempt in range(START_ATTEMPTS):  # a free port may be taken before docker binds it
-            ports = free_port(), free_port(), free_port()
-            args = [cmd.DOCKER, "run", "-d", "--name", self.name, "--network", network,
-                    "--label", f"{LABEL_MANAGED}=true", "--label", f"{LABEL_CLUSTER}={self.cluster}",
-                    "--label", f"{LABEL_ROLE}=registry-proxy", "-e", f"LIAR_UPSTREAM={upstream}",
-                    "-p", f"127.0.0.1:{ports[0]}:{ADMIN_PORT}", "-p", f"127.0.0.1:{ports[1]}:{LIAR_ADMIN_PORT}",
-                    "-p", f"127.0.0.1:{ports[2]}:{LISTEN_PORT}", image]
-            started = self.run(args, timeout=120, check=False)
-            if started.returncode == 0:
-                self.created = True
-                self.endpoints = ProxyEndpoints(*ports)
-                self.endpoints.wait(self.wait_timeout, self._running, self._logs)
-                progress(f"kind: registry fault proxy {self.cluster_host} (Toxiproxy + liar; admin "
-                         f"127.0.0.1:{ports[0]}, liar 127.0.0.1:{ports[1]})")
-                return self.endpoints
-            last = one_line(started.stderr, 200)
-            self.run([cmd.DOCKER, "rm", "-f", "-v", self.name], timeout=60, check=False)
-            if not any(w in started.stderr for w in ("port is already allocated", "address already in use")):
-                raise BackendError(f"cannot start the registry's fault proxy {self.name} ({image}): {last}")
-        raise BackendError(f"cannot publish ports for {self.name} ({last}); free a port on 127.0.0.1 and retry")
+        ports = run_publishing(
+            self.run, self.name, "the registry's fault proxy", lambda: (free_port(), free_port(), free_port()),
+            lambda p: [cmd.DOCKER, "run", "-d", "--name", self.name, "--network", network,
+                       "--label", f"{LABEL_MANAGED}=true", "--label", f"{LABEL_CLUSTER}={self.cluster}",
+                       "--label", f"{LABEL_ROLE}=registry-proxy", "-e", f"LIAR_UPSTREAM={upstream}",
+                       "-p", f"127.0.0.1:{p[0]}:{ADMIN_PORT}", "-p", f"127.0.0.1:{p[1]}:{LIAR_ADMIN_PORT}",
+                       "-p", f"127.0.0.1:{p[2]}:{LISTEN_PORT}", image])
+        self.created = True
+        self.endpoints = ProxyEndpoints(*ports)
+        self.endpoints.wait(self.wait_timeout, self._running, self._logs)
+        progress(f"kind: registry fault proxy {self.cluster_host} (Toxiproxy + liar; admin "
+                 f"127.0.0.1:{ports[0]}, liar 127.0.0.1:{ports[1]})")
+        return self.endpoints
 
     def _running(self) -> None:
         state = self.run(cmd.inspect_container(self.name, "{{.State.Running}} {{.State.ExitCode}}"), timeout=30,

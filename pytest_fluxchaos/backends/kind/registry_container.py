@@ -23,12 +23,12 @@ from ..ports import free_port
 from ..registry_wait import wait_registry
 from . import commands as cmd
 from .guard import container_is_ours
+from .publish import run_publishing
 from .registry import (REGISTRY_PORT, certs_d_entries, local_registry_hosting,
                        registry_name, run_holder_args, run_registry_args, server_name)
 
 Progress = Callable[[str], None]
 HOSTING = ("local-registry-hosting", "kube-public")
-START_ATTEMPTS = 3
 
 
 class RegistryContainer:
@@ -76,24 +76,15 @@ class RegistryContainer:
     def _run_new(self, image: str | None, network: str) -> int:
         if not image:
             raise BackendError("no registry image: resolve the assets before provisioning")
-        for _attempt in range(START_ATTEMPTS):  # a free port may be taken before docker binds it
-            port = free_port()
-            started = self.run([cmd.DOCKER, *run_holder_args(self.name, image, port, self.cluster, network)],
-                               timeout=120, check=False)
-            if started.returncode == 0:
-                server = self.run([cmd.DOCKER, *run_registry_args(self.name, image, self.cluster,
-                                                                  secrets.token_hex(16))],
-                                  timeout=120, check=False)
-                if server.returncode == 0:
-                    return port
-                self.remove()
-                raise BackendError(f"cannot start the registry {self.server} ({image}): "
-                                   f"{one_line(server.stderr, 200)}")
-            self.run([cmd.DOCKER, "rm", "-f", self.name], timeout=60, check=False)
-            if not any(w in started.stderr for w in ("port is already allocated", "address already in use")):
-                raise BackendError(f"cannot start the registry {self.name} ({image}): "
-                                   f"{one_line(started.stderr, 200)}")
-        raise BackendError(f"cannot publish a port for the registry {self.name}; free a port on 127.0.0.1")
+        (port,) = run_publishing(self.run, self.name, "the registry", lambda: (free_port(),),
+                                 lambda ports: [cmd.DOCKER, *run_holder_args(self.name, image, ports[0],
+                                                                             self.cluster, network)])
+        server = self.run([cmd.DOCKER, *run_registry_args(self.name, image, self.cluster, secrets.token_hex(16))],
+                          timeout=120, check=False)
+        if server.returncode == 0:
+            return port
+        self.remove()
+        raise BackendError(f"cannot start the registry {self.server} ({image}): {one_line(server.stderr, 200)}")
 
     def upstream_url(self, network: str) -> str:
         """The registry by the holder's address on ``network`` (the holder is never stopped,
