@@ -13,6 +13,7 @@ outcomes, teardown at session finish, the summary table, the HTML report).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -223,9 +224,7 @@ class FluxChaosSession:
             return self._artifacts_base
 
     def artifacts_dir(self, nodeid: str) -> Path:
-        base = self.artifacts_base()
-        safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", nodeid).strip("_")
-        return Path(base) / safe
+        return Path(self.artifacts_base()) / artifacts_dir_name(nodeid)
 
     def effective(self, scenario: Scenario) -> Scenario:
         """Apply the command-line bounds (timeout cap, converge override)."""
@@ -387,3 +386,20 @@ class ScenarioRunner:
 
 
 RUNNER_KEY = pytest.StashKey[ScenarioRunner]()
+
+
+ARTIFACTS_NAME_MAX = 120
+"""A directory name's bound: Linux allows 255 bytes, and an explorer finding's replay
+(a suite under ``findings/`` of a long artifacts path) has a node id of about 300."""
+
+
+def artifacts_dir_name(nodeid: str) -> str:
+    """The item's artifacts directory name: its node id with path-unsafe runs as ``_``.
+    A longer one keeps its start and its end (the scenario and variant) around a hash of
+    the whole id, so it stays unique and readable."""
+    safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", nodeid).strip("_")
+    if len(safe) <= ARTIFACTS_NAME_MAX:
+        return safe
+    digest = hashlib.sha256(nodeid.encode()).hexdigest()[:10]
+    tail = ARTIFACTS_NAME_MAX - 20 - len(digest) - 2
+    return f"{safe[:20]}-{digest}-{safe[-tail:]}"
