@@ -60,11 +60,12 @@ esac
 """
 
 
-def test_tidy_substitutes_and_records(tmp_path, monkeypatch):
+def _fake_go_workdir(tmp_path, monkeypatch, script: str):
+    """A fake ``go`` on PATH (``script``), a Builder recording its progress lines, a work dir."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     go = bindir / "go"
-    go.write_text(FAKE_GO)
+    go.write_text(script)
     go.chmod(go.stat().st_mode | stat.S_IXUSR)
     out = tmp_path / "tidy.out"
     out.write_text(TIDY_403 + "\n")
@@ -76,6 +77,11 @@ def test_tidy_substitutes_and_records(tmp_path, monkeypatch):
     w = tmp_path / "w"
     w.mkdir()
     (w / "go.mod").write_text("module fluxchaos.local/x\n\ngo 1.26.0\n")
+    return b, w, lines
+
+
+def test_tidy_substitutes_and_records(tmp_path, monkeypatch):
+    b, w, lines = _fake_go_workdir(tmp_path, monkeypatch, FAKE_GO)
     subs = b.tidy(w, "building x", tmp_path / "x.log", dict(__import__("os").environ))
     assert subs == [{"module": "github.com/fluxcd/pkg/artifact", "wanted": "v0.18.2", "used": "v0.18.0"}]
     assert "github.com/fluxcd/pkg/artifact => github.com/fluxcd/pkg/artifact v0.18.0" in (w / "go.mod").read_text()
@@ -106,21 +112,7 @@ esac
 
 
 def test_tidy_takes_the_next_substitute_when_one_needs_a_newer_go(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    go = bindir / "go"
-    go.write_text(FAKE_GO_NEWER)
-    go.chmod(go.stat().st_mode | stat.S_IXUSR)
-    out = tmp_path / "tidy.out"
-    out.write_text(TIDY_403 + "\n")
-    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
-    monkeypatch.setenv("FAKE_TIDY_OUTPUT", str(out))
-    monkeypatch.delenv("FLUXCHAOS_NO_SUBSTITUTE", raising=False)
-    lines: list[str] = []
-    b = Builder(tmp_path / "cache", progress=lines.append)
-    w = tmp_path / "w"
-    w.mkdir()
-    (w / "go.mod").write_text("module fluxchaos.local/x\n\ngo 1.26.0\n")
+    b, w, lines = _fake_go_workdir(tmp_path, monkeypatch, FAKE_GO_NEWER)
     subs = b.tidy(w, "building x", tmp_path / "x.log", dict(__import__("os").environ))
     assert subs == [{"module": "github.com/fluxcd/pkg/artifact", "wanted": "v0.18.2", "used": "v0.18.0"}]
     assert any("needs a newer Go; substituting v0.18.0" in line for line in lines)
