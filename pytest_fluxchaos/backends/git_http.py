@@ -13,7 +13,7 @@ from ..assets.git_server import PORT, REPO_ROOT, URL_PREFIX
 from ..domain import BackendError, GitEndpoint, WaitTimeout
 from ..waiting import wait_until
 
-__all__ = ["PORT", "answers", "create_repo_script", "endpoint", "wait_git"]
+__all__ = ["PORT", "STALE_LOCKS_SCRIPT", "answers", "create_repo_script", "endpoint", "wait_git"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -21,6 +21,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 def endpoint(host_port: int, cluster_host: str) -> GitEndpoint:
     return GitEndpoint(host_url=f"http://127.0.0.1:{host_port}{URL_PREFIX}",
                        cluster_url=f"http://{cluster_host}:{PORT}{URL_PREFIX}")
+
+
+STALE_LOCKS_SCRIPT = f"find {REPO_ROOT} -name '*.lock' -type f -delete"
+"""Run by the outage's heal as the server starts again: a push cut by the outage leaves
+``refs/heads/main.lock`` behind (git's own crash behaviour), and every later push then fails
+"failed to update ref" until a Git host's housekeeping removes it. No git process runs
+across a restart, so every lock found then is stale. (Seen on docker, both cores busy: the
+outage began as image-automation-controller pushed, and its pushes never recovered.)"""
 
 
 def create_repo_script(name: str) -> str:

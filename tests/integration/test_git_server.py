@@ -85,6 +85,10 @@ def test_push_clone_outage_and_teardown(tmp_path: Path) -> None:
         assert host_messages(git.repo_url("fleet", host=True), tmp_path / "seen") == [
             "second from inside", "first from the host"]
 
+        # a push cut by the outage leaves its ref lock behind; the heal must clear it
+        api = backend._docker.api
+        api.exec_start(api.exec_create(f"{backend.prefix}-git", ["touch", "/srv/git/fleet.git/refs/heads/main.lock"],
+                                       user="www-data")["Id"])
         backend.stop_git()
         assert not backend.git_reachable()
         with pytest.raises(Exception):  # noqa: B017 - any transport error: the server is down
@@ -96,6 +100,12 @@ def test_push_clone_outage_and_teardown(tmp_path: Path) -> None:
         assert backend.git_server() == git  # same name and port
         assert host_messages(git.repo_url("fleet", host=True), tmp_path / "after") == [
             "second from inside", "first from the host"]
+        code, out = Containers(backend._docker, backend.labels).run_to_end(
+            f"{backend.prefix}-git-client2", assets.git_image, 60, network=backend.network_name,
+            entrypoint=["sh", "-c", inside.replace("/tmp/w", "/tmp/w2").replace("second", "third")
+                        .replace("test \"$(git log -1 --format=%s)\" = 'first from the host'; ", "")],
+            user="www-data", environment={"HOME": "/tmp"})
+        assert code == 0, out  # without the heal's clean-up: "failed to update ref"
     finally:
         backend.teardown()
     label = {"label": f"{LABEL_RUN}={backend.run_id}"}

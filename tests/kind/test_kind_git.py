@@ -34,13 +34,13 @@ def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def push_first(tmp: Path, url: str) -> None:
+def push_first(tmp: Path, url: str, force: bool = False) -> None:
     repo = porcelain.init(str(tmp))
     repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
     (tmp / "README").write_text("first\n")
     porcelain.add(repo, [str(tmp / "README")])
     porcelain.commit(repo, message=b"first from the host", author=AUTHOR, committer=AUTHOR)
-    porcelain.push(repo, url, b"refs/heads/main", errstream=io.BytesIO())
+    porcelain.push(repo, url, b"refs/heads/main", errstream=io.BytesIO(), force=force)
     repo.close()
 
 
@@ -83,12 +83,17 @@ def test_holder_and_server_on_a_docker_network(tmp_path: Path) -> None:
         assert messages(ep.repo_url("fleet", host=True), tmp_path / "a") == ["second from inside",
                                                                               "first from the host"]
         ip = git.ip
+        # a push cut by the outage leaves its ref lock behind; the heal must clear it
+        _docker("exec", "-u", "www-data", git.server, "touch", "/srv/git/fleet.git/refs/heads/main.lock")
         git.stop()
         assert not git.reachable()
         git.start()
         assert git.reachable() and git._ip(network) == ip
         assert messages(ep.repo_url("fleet", host=True), tmp_path / "b") == ["second from inside",
                                                                               "first from the host"]
+        push_first(tmp_path / "again", ep.repo_url("fleet", host=True), force=True)
+        # the forced push replaced the history (a left lock: "failed to update ref", nothing moves)
+        assert messages(ep.repo_url("fleet", host=True), tmp_path / "c") == ["first from the host"]
     finally:
         git.remove()
         _docker("network", "rm", network)

@@ -6,7 +6,7 @@ container's filesystem, which a stop keeps; no volume."""
 from __future__ import annotations
 
 from ...domain import BackendError, GitEndpoint, one_line
-from ..git_http import PORT, answers, create_repo_script, endpoint, wait_git
+from ..git_http import PORT, STALE_LOCKS_SCRIPT, answers, create_repo_script, endpoint, wait_git
 from .client import Containers
 from .labels import LABEL_ROLE
 
@@ -36,16 +36,7 @@ class GitContainer:
         return answers(self.endpoint().host_url)
 
     def create_repo(self, name: str) -> None:
-        script = create_repo_script(name)
-        api = self.c.api
-        try:
-            exec_id = api.exec_create(self.name, ["sh", "-c", script], user="www-data")["Id"]
-            out = api.exec_start(exec_id).decode(errors="replace")
-            code = api.exec_inspect(exec_id).get("ExitCode")
-        except Exception as exc:  # noqa: BLE001 - stopped container, Docker error: one line
-            raise BackendError(f"cannot create Git repository {name}: {one_line(exc, 200)}") from None
-        if code != 0:
-            raise BackendError(f"cannot create Git repository {name} (exit {code}): {one_line(out, 200)}")
+        self._exec(create_repo_script(name), f"create Git repository {name}")
 
     def stop(self) -> None:
         self.c.api.stop(self.name, timeout=2)
@@ -53,4 +44,16 @@ class GitContainer:
     def start_again(self) -> None:
         if not self.c.state(self.name).get("Running"):
             self.c.api.start(self.name)
+            self._exec(STALE_LOCKS_SCRIPT, "remove stale Git locks")
         self.wait()
+
+    def _exec(self, script: str, what: str) -> None:
+        api = self.c.api
+        try:
+            exec_id = api.exec_create(self.name, ["sh", "-c", script], user="www-data")["Id"]
+            out = api.exec_start(exec_id).decode(errors="replace")
+            code = api.exec_inspect(exec_id).get("ExitCode")
+        except Exception as exc:  # noqa: BLE001 - stopped container, Docker error: one line
+            raise BackendError(f"cannot {what} in {self.name}: {one_line(exc, 200)}") from None
+        if code != 0:
+            raise BackendError(f"cannot {what} in {self.name} (exit {code}): {one_line(out, 200)}")

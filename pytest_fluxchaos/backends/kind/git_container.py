@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...domain import BackendError, GitEndpoint, one_line
-from ..git_http import PORT, answers, create_repo_script, endpoint, wait_git
+from ..git_http import PORT, STALE_LOCKS_SCRIPT, answers, create_repo_script, endpoint, wait_git
 from ..ports import free_port
 from . import commands as cmd
 from .guard import container_is_ours
@@ -102,11 +102,13 @@ class GitContainer:
         return answers(self.endpoint().host_url)
 
     def create_repo(self, name: str) -> None:
-        res = self.run([cmd.DOCKER, "exec", "-u", "www-data", self.server, "sh", "-c", create_repo_script(name)],
+        self._exec(create_repo_script(name), f"create Git repository {name}")
+
+    def _exec(self, script: str, what: str) -> None:
+        res = self.run([cmd.DOCKER, "exec", "-u", "www-data", self.server, "sh", "-c", script],
                        timeout=60, check=False)
         if res.returncode != 0:
-            raise BackendError(f"cannot create Git repository {name} (exit {res.returncode}): "
-                               f"{one_line(res.stderr or res.stdout, 200)}")
+            raise BackendError(f"cannot {what} (exit {res.returncode}): {one_line(res.stderr or res.stdout, 200)}")
 
     def stop(self) -> None:
         """The outage: lighttpd stops; the holder keeps the IP and the published port."""
@@ -114,6 +116,7 @@ class GitContainer:
 
     def start(self) -> None:
         self.run(cmd.docker_start(self.server), timeout=60, what=f"docker start {self.server}")
+        self._exec(STALE_LOCKS_SCRIPT, "remove stale Git locks")
         self.wait()
 
     def remove(self) -> None:
