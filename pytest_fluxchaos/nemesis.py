@@ -102,8 +102,34 @@ class Nemesis:
                             target=fault.action.target, **kw)
 
     # -- lifecycle ---------------------------------------------------------------
+    def _shared_target_active(self, kind: faults.FaultKind) -> list[ActiveFault]:
+        """Unhealed faults on the same server (registry, git) as a new fault of ``kind``."""
+        if "pod" in kind.targets:
+            return []
+        return [f for f in self.active if not f.healed
+                and "pod" not in faults.get(f.action.kind).targets
+                and faults.get(f.action.kind).targets & kind.targets]
+
+    def _end_overlap(self, kind: faults.FaultKind) -> list[str]:
+        """Let the server's earlier faults run their duration out and heal them first.
+
+        Two faults on one server at once cannot both be confirmed: a second outage of a
+        registry that is already down sees no change, and the first one's heal would lift
+        both (an explorer schedule with two short outages a push apart gave a false
+        faults-landed "finding" this way). So a server's faults never overlap: the new one
+        starts when the earlier one's duration has ended, as the schedule reads.
+        """
+        earlier = self._shared_target_active(kind)
+        for fault in earlier:
+            heal_at = fault.heal_at if fault.heal_at is not None else self.history.now()
+            wait_until(lambda: self.history.now() >= heal_at, max(0.0, heal_at - self.history.now()) + 5.0,
+                       interval=0.05, what=f"{fault.fault_id}'s duration to end")
+            self._heal(fault)
+        return [f.fault_id for f in earlier]
+
     def inject(self, action: FaultAction) -> ActiveFault:
         kind = faults.get(action.kind)
+        ended = self._end_overlap(kind)
         fault = ActiveFault(action.id or f"f{next(self._ids)}", action, self.namespace,
                             injection=next(self._injections))
         try:
@@ -118,8 +144,10 @@ class Nemesis:
                            action_controller(action), fault.injection)
         leader_before = env_leader(self.env, self.namespace, ctx.controller)
         before = kind.before(ctx)
-        self._record(fault, "inject", resolved=fault.resolved,
-                     detail={"leader": leader_before, "before": as_detail(before)})
+        inject_detail: dict[str, Any] = {"leader": leader_before, "before": as_detail(before)}
+        if ended:
+            inject_detail["after_healing"] = ended
+        self._record(fault, "inject", resolved=fault.resolved, detail=inject_detail)
         try:
             evidence = kind.inject(ctx, before)
             if kind.confirms_at_heal:

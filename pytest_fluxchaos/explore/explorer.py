@@ -19,9 +19,9 @@ from typing import Any
 from ..scenario import ExpectedVerdict, Scenario
 from ..variants import Variant, VariantError, resolve
 from .grammar import generate, schedule_seed
-from .judge import judge
-from .schedule import InvalidSchedule, Schedule, compile_schedule, contains, signature
-from .shrink import ShrinkResult, Shrinker
+from .judge import judge, judge_batched
+from .schedule import InvalidSchedule, Schedule, compile_schedule, contains, key, signature
+from .shrink import ShrinkResult, Shrinker, Verification
 from .spec import ExploreSpec
 
 
@@ -216,8 +216,10 @@ class Explorer:
         return trial
 
     def _fails(self, schedule: Schedule, checker: str, phase: str,
-               first: bool | None = None) -> tuple[bool, int, Trial | None]:
-        """Judged: ``checker`` fails in k of r runs (another checker failing is another bug)."""
+               first: bool | None = None) -> tuple[bool, int, Trial | None, int]:
+        """Judged: ``checker`` fails in k of r runs (another checker failing is another bug).
+
+        Returns: failing, runs made here, the last failing run, failures counted."""
         last: list[Trial] = []
 
         def attempt(_i: int) -> bool:
@@ -229,8 +231,59 @@ class Explorer:
                 return True
             return False
 
-        verdict = judge(attempt, self.spec.confirm.k, self.spec.confirm.r, first=first)
-        return verdict.failing, verdict.runs - (1 if first is not None else 0), (last[-1] if last else None)
+        if phase == "verify":
+            assert self.spec.shrink.verify is not None
+            verdict = judge_batched(attempt, self.spec.shrink.verify.k, self.spec.shrink.verify.r,
+                                    parallel=self.parallel)
+        else:
+            verdict = judge(attempt, self.spec.confirm.k, self.spec.confirm.r, first=first)
+        return (verdict.failing, verdict.runs - (1 if first is not None else 0), (last[-1] if last else None),
+                verdict.failures)
+
+    def _verify(self, original: Schedule, result: ShrinkResult, checker: str) -> tuple[int, Trial | None]:
+        """Run the shrunk schedule again (``shrink.verify``); when it does not fail often
+        enough, bisect the schedules the shrink kept for the smallest one that does (the
+        original, confirmed schedule when none does). Returns the runs spent and the last
+        failing run of the schedule kept.
+
+        The shrinker judges each candidate in the conditions of its own runs; a candidate
+        that dropped a wait can fail there only because the machine was slow (the first
+        real shrink's 6-move schedule failed 3 of 3 while shrinking under load and
+        regressed in 1 of 5 replays). Verification is a second, larger sample of the one
+        schedule that will be published. The kept schedules form a chain, each cut from
+        the one before, so a schedule that holds up makes its predecessors likely to hold
+        up too: bisecting needs log2(chain) verifications, at most ``1 + fallbacks``.
+        """
+        rules = self.spec.shrink.verify
+        if rules is None or key(result.minimal) == key(original):
+            return 0, None
+        chain: list[Schedule] = []
+        for schedule in [*result.kept, result.minimal]:
+            if key(schedule) != key(original) and (not chain or key(chain[-1]) != key(schedule)):
+                chain.append(schedule)
+        spent, checks = 0, 1 + self.spec.shrink.fallbacks
+        good, good_trial, bad = -1, None, len(chain)  # chain[good] held up (-1: the original)
+        probe = len(chain) - 1  # the shrunk schedule first: it usually holds up
+        while good + 1 < bad and checks > 0:
+            checks -= 1
+            schedule = chain[probe]
+            failing, runs, last, failures = self._fails(schedule, checker, "verify")
+            spent += runs
+            result.verifications.append(Verification(schedule, failing, runs, failures))
+            self.progress(f"explore {self.spec.name}: shrunk schedule ({len(schedule.moves)} moves) "
+                          f"failed {failures} of {runs} verification runs"
+                          + ("" if failing else f", needed {rules.k} of {rules.r}"))
+            if failing:
+                good, good_trial = probe, last
+            else:
+                bad = probe
+            probe = (good + bad) // 2
+        if good < 0:  # nothing smaller held up: publish what was confirmed
+            result.minimal, result.one_minimal = original, False
+            return spent, None
+        if key(chain[good]) != key(result.minimal):
+            result.minimal, result.one_minimal = chain[good], False
+        return spent, good_trial
 
     def _on_failure(self, trial: Trial) -> None:
         """Confirm (k of r), skip what is already known, shrink, record the finding."""
@@ -239,7 +292,7 @@ class Explorer:
                for f in self.result.findings):
             self.result.duplicates += 1  # holds a known minimal schedule: no runs spent on it
             return
-        confirmed, runs, last = self._fails(trial.schedule, primary(trial.failing), "confirm", first=True)
+        confirmed, runs, last, _ = self._fails(trial.schedule, primary(trial.failing), "confirm", first=True)
         if not confirmed:
             self.result.flaky += 1
             return
@@ -247,7 +300,7 @@ class Explorer:
         minimal_trials: dict[str, Trial] = {}
 
         def fails(candidate: Schedule) -> tuple[bool, int]:
-            failing, spent, failing_trial = self._fails(candidate, primary(trial.failing), "shrink")
+            failing, spent, failing_trial, _ = self._fails(candidate, primary(trial.failing), "shrink")
             if failing_trial is not None:
                 with self._lock:
                     minimal_trials[signature(candidate) + repr(candidate.moves)] = failing_trial
@@ -258,9 +311,10 @@ class Explorer:
                             out_of_time=lambda: budget_end is not None and self.clock() >= budget_end,
                             parallel=self.parallel)
         result = shrinker.shrink(trial.schedule)
-        minimal = minimal_trials.get(signature(result.minimal) + repr(result.minimal.moves), last)
+        verify_runs, verified = self._verify(trial.schedule, result, primary(trial.failing))
+        minimal = verified or minimal_trials.get(signature(result.minimal) + repr(result.minimal.moves), last)
         finding = Finding(tuple(sorted(trial.failing, key=_rank)), trial.schedule, round(found_at, 3), result, minimal,
-                          runs + result.runs)
+                          runs + result.runs + verify_runs)
         if any(f.signature == finding.signature for f in self.result.findings):
             self.result.duplicates += 1
             return

@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 
 from .explorer import Finding
 from .schedule import describe
+from .shrink import ShrinkResult
 from .spec import ExploreSpec
 
 
@@ -49,6 +50,7 @@ def suite_yaml(spec: ExploreSpec, finding: Finding, *, seed: int) -> str:
         f"Original schedule: {len(finding.original.moves)} moves; shrunk: {len(shrink.minimal.moves)} moves"
         f" ({'1-minimal' if shrink.one_minimal else 'budget reached, not proven 1-minimal'});"
         f" runs spent confirming and shrinking: {finding.runs}.",
+        *_verification_lines(spec, shrink),
         "Original moves:",
         *(f"  {i + 1}. {describe(m)}" for i, m in enumerate(finding.original.moves)),
         "Minimal moves:",
@@ -60,6 +62,17 @@ def suite_yaml(spec: ExploreSpec, finding: Finding, *, seed: int) -> str:
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.dump(doc, out)
     return "".join(f"# {line}\n" for line in header) + out.getvalue()
+
+
+def _verification_lines(spec: ExploreSpec, shrink: ShrinkResult) -> list[str]:
+    """``Verified: failed 4 of 5 further runs`` (and any fallback before it)."""
+    lines = [f"Verification: {len(v.schedule.moves)} moves failed {v.failures} of {v.runs} further runs"
+             + ("" if v.failing or spec.shrink.verify is None
+                else f" (needed {spec.shrink.verify.k} of {spec.shrink.verify.r}: fell back)")
+             for v in shrink.verifications]
+    if shrink.verifications and not shrink.verifications[-1].failing:
+        lines.append("No shrunk schedule held up: this is the original, confirmed schedule.")
+    return lines
 
 
 def _verdict(value: str) -> bool | str:
@@ -80,6 +93,7 @@ def upstream_summary(spec: ExploreSpec, finding: Finding, *, seed: int) -> str:
     expected = " ".join(EXPECTED.get(name, f"{name} holds.") for name in finding.checkers)
     return (f"With {versions}, deployment {variant}, and the ImagePolicies of this scenario, "
             f"the following schedule makes {' and '.join(finding.checkers)} fail: {steps}. "
+            f"{WEBHOOK if spec.webhook else ''}"
             f"Observed: {observed}. Expected: {expected} Found by exploring {spec.name} with "
             f"seed {seed}, shrunk from {len(finding.original.moves)} to "
             f"{len(finding.shrink.minimal.moves)} steps; every candidate counted as failing only "
@@ -99,6 +113,9 @@ def _versions(recorded: dict[str, Any]) -> str:
                                                         else "") + ")"
     return text
 
+
+WEBHOOK = ("Every push and deletion is followed at once by a reconcile request of its ImageRepository, "
+           "as a registry webhook does. ")
 
 EXPECTED = {
     "no-regression": "no policy moves back to an older tag while the newer one is still in the registry.",

@@ -13,6 +13,7 @@ more (docs/explore.md has the numbers for the measured rates).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from math import comb
 
@@ -62,4 +63,17 @@ def judge(attempt: Callable[[int], bool], k: int, r: int, *, first: bool | None 
     while failures < k and failures + (r - runs) >= k:
         failures += int(attempt(runs))
         runs += 1
+    return Judgement(failures >= k, runs, failures)
+
+
+def judge_batched(attempt: Callable[[int], bool], k: int, r: int, *, parallel: int) -> Judgement:
+    """:func:`judge` with up to ``parallel`` runs at a time, never more than the answer can
+    still need (a schedule that has failed k times, or cannot reach k, starts no more runs)."""
+    runs = failures = 0
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="fluxchaos-judge") as pool:
+        while failures < k and failures + (r - runs) >= k:
+            batch = min(max(1, parallel), r - runs, k - failures)
+            results = list(pool.map(attempt, range(runs, runs + batch)))
+            failures += sum(map(int, results))
+            runs += batch
     return Judgement(failures >= k, runs, failures)

@@ -33,6 +33,9 @@ def _finding(spec: ExploreSpec, finding: Finding) -> dict[str, Any]:
             "found_at": finding.found_at, "runs": finding.runs,
             "original": _schedule(finding.original), "minimal": _schedule(shrink.minimal),
             "one_minimal": shrink.one_minimal, "budget_reached": shrink.exhausted,
+            "verifications": [{"moves": len(v.schedule.moves), "signature": signature(v.schedule),
+                               "failing": v.failing, "runs": v.runs, "failures": v.failures}
+                              for v in shrink.verifications],
             "minimal_run": finding.minimal_trial.outcome.artifacts if finding.minimal_trial else None,
             "shrink_path": [{"why": s.why, "failing": s.failing, "runs": s.runs,
                              "moves": [describe(m) for m in s.schedule.moves],

@@ -186,9 +186,11 @@ def compile_schedule(spec: ExploreSpec, schedule: Schedule,
         if isinstance(move, Push):
             present[move.image].update(move.tags)
             steps.append(Step(push=PushAction(image=move.image, tags=list(move.tags))))
+            steps.extend(_webhook_steps(spec, move.image))
         elif isinstance(move, Delete):
             present[move.image].difference_update(move.tags)
             steps.append(Step(delete=DeleteAction(image=move.image, tags=list(move.tags))))
+            steps.extend(_webhook_steps(spec, move.image))
         elif isinstance(move, Reconcile):
             steps.append(Step(reconcile=ReconcileAction(repository=move.repository)))
         elif isinstance(move, Inject):
@@ -210,6 +212,13 @@ def compile_schedule(spec: ExploreSpec, schedule: Schedule,
                                        "steps": steps, "seed": schedule.seed,
                                        "variants": [variant.name]})
     return scenario, variant
+
+
+def _webhook_steps(spec: ExploreSpec, image: str) -> list[Step]:
+    """The registry webhook's reconcile requests after a push or deletion (``webhook: true``)."""
+    if not spec.webhook:
+        return []
+    return [Step(reconcile=ReconcileAction(repository=r.name)) for r in spec.repositories if r.image == image]
 
 
 def _wait_steps(spec: ExploreSpec, move: Wait, present: dict[str, set[str]]) -> list[Step]:

@@ -52,6 +52,18 @@ class ShrinkResult:
     runs: int = 0
     one_minimal: bool = False  # every single-move removal was tried and passed
     exhausted: bool = False  # stopped by the budget
+    kept: list[Schedule] = field(default_factory=list)  # each smaller failing schedule, in order
+    verifications: list[Verification] = field(default_factory=list)
+
+
+@dataclass
+class Verification:
+    """One check of a shrunk schedule by further runs (the explorer's ``verify``)."""
+
+    schedule: Schedule
+    failing: bool
+    runs: int
+    failures: int
 
 
 class Shrinker:
@@ -178,6 +190,7 @@ class Shrinker:
         (the first real shrink lost 15 -> 7 moves so, reporting the original)."""
         assert self.result is not None
         self.result.minimal = schedule
+        self.result.kept.append(schedule)
         return schedule
 
 

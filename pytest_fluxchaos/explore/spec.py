@@ -130,6 +130,14 @@ class ShrinkRules(Model):
     runs: Annotated[int, Field(ge=0)] = 40
     """At most this many runs per finding spent on shrinking (0: do not shrink)."""
     time: Duration | None = None
+    verify: Confirm | None = Field(default_factory=lambda: Confirm(k=4, r=5))
+    """After shrinking, the minimal schedule runs ``r`` more times and must fail in ``k``,
+    or the shrink falls back to the schedule it kept before it (docs/explore.md: a
+    candidate judged in one process's conditions can be a race those conditions won;
+    null: do not verify)."""
+    fallbacks: Annotated[int, Field(ge=0, le=10)] = 2
+    """How many earlier schedules of the shrink path a failed verification may fall back
+    to before the finding keeps its original, confirmed schedule."""
 
 
 DEFAULT_FAULT_WEIGHTS = {"oom-kill": 3.0, "kill": 2.0, "pod-delete": 1.0, "lease-delete": 1.0,
@@ -171,6 +179,13 @@ class ExploreSpec(Model):
     """Probability that a push is followed by a wait for convergence, and a pod fault by a
     wait for running pods: how people and pipelines act (push, watch it roll out; break
     something, let it recover), and what makes a later step meet a settled system."""
+    webhook: bool = False
+    """Follow every push and deletion at once with a reconcile request of each repository of
+    that image, as a registry webhook to a Flux ``Receiver`` does. A world with a
+    production scan interval (5m) then reacts to every push within seconds, and which
+    replica scans when is decided by the schedule, not by where the interval's timer
+    happens to stand: what makes a finding replay. It is part of the push, so the
+    shrinker never separates the two."""
     waits: Duration = 90.0
     """How long a generated wait (for convergence, running pods, a leader) waits before the
     schedule goes on anyway."""

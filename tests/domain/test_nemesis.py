@@ -207,3 +207,16 @@ def test_a_ghost_leader_that_never_goes_is_a_failed_fault_naming_it(sim: Sim) ->
     confirm = confirm_of(sim)
     assert confirm.outcome == "failed"
     assert f"names {old}, which is no current pod" in confirm.detail["error"]
+
+
+def test_a_second_registry_fault_waits_for_the_first_to_end_and_both_are_confirmed(sim: Sim) -> None:
+    first = sim.nemesis.inject(FaultAction(kind="registry-outage", duration=0.3, confirm_timeout=1))
+    second = sim.nemesis.inject(FaultAction(kind="registry-outage", duration=0.2, confirm_timeout=1))
+    assert first.healed and not second.healed and not sim.env.registry_reachable()
+    events = [(e.fault_id, e.phase) for e in sim.history.of(Fault)]
+    assert events.index((first.fault_id, "heal")) < events.index((second.fault_id, "inject"))
+    inject = next(e for e in sim.history.of(Fault) if e.phase == "inject" and e.fault_id == second.fault_id)
+    assert inject.detail["after_healing"] == [first.fault_id]
+    assert [e.outcome for e in sim.history.of(Fault) if e.phase == "confirm"] == ["ok", "ok"]
+    sim.nemesis.heal_all()
+    assert landed(sim) is Validity.TRUE

@@ -10,7 +10,7 @@ from pytest_fluxchaos.explore.grammar import generate, schedule_seed
 from pytest_fluxchaos.explore.judge import judge, plan
 from pytest_fluxchaos.explore.schedule import compile_schedule, describe
 from pytest_fluxchaos.suite import load_suite
-from tests.fakes.planted import FlakyLeaseDelete, stale_failover
+from tests.fakes.planted import FlakyLeaseDelete, load_dependent, never_in_verification, stale_failover
 
 WORLD = {
     "name": "stale-failover",
@@ -292,3 +292,62 @@ def test_until_found_spends_no_runs_on_failures_that_finish_after_the_finding():
     extra = [t for t in result.trials if t.phase != "explore"]
     assert len(extra) == result.findings[0].runs  # the one finding's runs, nothing for the second
     assert result.duplicates == 1
+
+
+def _wait_before_first_kill(schedule: Schedule) -> bool:
+    for move in schedule.moves:
+        if isinstance(move, Inject) and move.kind in ("kill", "oom-kill"):
+            return False
+        if isinstance(move, Wait) and move.until == "converged":
+            return True
+    return False
+
+
+def test_a_shrunk_schedule_that_holds_up_in_verification_is_published_as_is():
+    s = spec(budget={"schedules": 200}, rounds={"min": 2, "max": 4}, shrink={"runs": 400})
+    finding = explore(s, stale_failover).findings[0]
+    (check,) = finding.shrink.verifications
+    assert (check.failing, check.runs, check.failures) == (True, 4, 4)  # 4 of 5: stops at the 4th failure
+    assert check.schedule == finding.shrink.minimal and len(finding.shrink.minimal.moves) == 4
+    assert finding.minimal_trial is not None and finding.minimal_trial.phase == "verify"
+
+
+def test_verification_bisects_the_shrink_path_to_the_smallest_schedule_that_still_fails():
+    """The shrink (its runs "loaded") drops the wait the bug needs; verification does not
+    believe it and keeps the last schedule of the path that still waits."""
+    s = spec(budget={"schedules": 200}, rounds={"min": 2, "max": 4}, settle=1.0,
+             shrink={"runs": 400, "fallbacks": 10})
+    finding = explore(s, load_dependent).findings[0]
+    shrink = finding.shrink
+    assert _wait_before_first_kill(finding.original)
+    assert not _wait_before_first_kill(shrink.kept[-1])  # what the shrink alone would publish
+    assert _wait_before_first_kill(shrink.minimal) and shrink.minimal in shrink.kept
+    assert shrink.verifications[0].schedule == shrink.kept[-1] and not shrink.verifications[0].failing
+    assert all(v.failing == _wait_before_first_kill(v.schedule) for v in shrink.verifications)
+    later = shrink.kept[shrink.kept.index(shrink.minimal) + 1]
+    assert not _wait_before_first_kill(later)  # the very next cut dropped the wait: the smallest that holds
+    assert not shrink.one_minimal
+    assert finding.minimal_trial is not None and finding.minimal_trial.schedule == shrink.minimal
+    assert len(shrink.verifications) <= 1 + 10
+
+
+def test_when_no_shrunk_schedule_holds_up_the_original_is_published(tmp_path):
+    s = spec(budget={"schedules": 200}, rounds={"min": 2, "max": 4}, shrink={"runs": 400, "fallbacks": 2})
+    finding = explore(s, never_in_verification).findings[0]
+    assert finding.shrink.minimal == finding.original and not finding.shrink.one_minimal
+    assert len(finding.shrink.verifications) == 3 and not any(v.failing for v in finding.shrink.verifications)
+    text = suite_yaml(s, finding, seed=11)
+    assert "No shrunk schedule held up: this is the original, confirmed schedule." in text
+
+
+def test_the_webhook_follows_every_push_and_deletion_with_a_reconcile_and_is_never_cut_off():
+    from pytest_fluxchaos.explore.schedule import Delete
+    moves = (Push("app", ("1.0.0", "1.1.0")), Delete("app", ("1.0.0",)), Inject("kill", "leader"))
+    schedule = Schedule(VariantPick("ha-emptydir"), moves, seed=1)
+    hooked, _ = compile_schedule(spec(webhook=True), schedule)
+    kinds = [("push" if st.push else "delete" if st.delete else "reconcile" if st.reconcile else "fault")
+             for st in hooked.steps]
+    assert kinds == ["push", "reconcile", "delete", "reconcile", "fault"]
+    assert all(st.reconcile.repository == "app" for st in hooked.steps if st.reconcile)
+    plain, _ = compile_schedule(spec(), schedule)
+    assert not any(st.reconcile for st in plain.steps)

@@ -53,3 +53,28 @@ class FlakyLeaseDelete:
         hit = any(s.fault and s.fault.kind == "lease-delete" for s in scenario.steps)
         fails = hit and next(self.counter) % 3 == 0
         return Outcome(verdicts=dict(ALL_TRUE, **({"converges": "false"} if fails else {})))
+
+
+def _waits_before_first_kill(scenario: Scenario) -> bool:
+    for step in scenario.steps:
+        if step.fault and step.fault.kind in KILLS:
+            return False
+        if step.after is not None and step.after.policy is not None:
+            return True
+    return False
+
+
+def load_dependent(scenario: Scenario, variant: Variant, label: str) -> Outcome:
+    """``stale_failover``, except that in ``verify`` runs a schedule needs a wait for a
+    policy between its first push and its first kill to fail: the shrink's runs (a loaded
+    machine) accept dropping that wait, further runs do not (seen on the real controller)."""
+    outcome = stale_failover(scenario, variant, label)
+    if label == "verify" and not _waits_before_first_kill(scenario):
+        return Outcome(verdicts=dict(ALL_TRUE), controllers=outcome.controllers)
+    return outcome
+
+
+def never_in_verification(scenario: Scenario, variant: Variant, label: str) -> Outcome:
+    """``stale_failover`` that never fails a ``verify`` run: no shrunk schedule holds up."""
+    outcome = stale_failover(scenario, variant, label)
+    return Outcome(verdicts=dict(ALL_TRUE), controllers=outcome.controllers) if label == "verify" else outcome
