@@ -103,21 +103,23 @@ class Nemesis:
 
     # -- lifecycle ---------------------------------------------------------------
     def _shared_target_active(self, kind: faults.FaultKind) -> list[ActiveFault]:
-        """Unhealed faults on the same server (registry, git) as a new fault of ``kind``."""
+        """Unhealed faults of ``kind`` on its server (registry, git): the same fault again.
+
+        Different kinds on one server may overlap on purpose (latency during an outage);
+        whether they can is the server's to say (the registry liar refuses overlapping lies,
+        and that injection fails)."""
         if "pod" in kind.targets:
             return []
-        return [f for f in self.active if not f.healed
-                and "pod" not in faults.get(f.action.kind).targets
-                and faults.get(f.action.kind).targets & kind.targets]
+        return [f for f in self.active if not f.healed and f.action.kind == kind.name]
 
     def _end_overlap(self, kind: faults.FaultKind) -> list[str]:
-        """Let the server's earlier faults run their duration out and heal them first.
+        """Let the same fault's earlier injection on the server run its duration out, and heal it.
 
         Two faults on one server at once cannot both be confirmed: a second outage of a
         registry that is already down sees no change, and the first one's heal would lift
         both (an explorer schedule with two short outages a push apart gave a false
-        faults-landed "finding" this way). So a server's faults never overlap: the new one
-        starts when the earlier one's duration has ended, as the schedule reads.
+        faults-landed "finding" this way). So the new one starts when the earlier one's
+        duration has ended, as the schedule reads.
         """
         earlier = self._shared_target_active(kind)
         for fault in earlier:
