@@ -174,7 +174,9 @@ class ExploreItem(pytest.Item):
             lines.append(f"expected findings: {', '.join(expected) or 'none'}; found: {', '.join(found) or 'none'}")
         for f in e.findings:
             lines.append(f"- {', '.join(f.checkers)}: {len(f.original.moves)} -> {len(f.shrink.minimal.moves)} moves "
-                         f"({'1-minimal' if f.shrink.one_minimal else 'shrink budget reached'}, {f.runs} runs), "
+                         f"({'1-minimal' if f.shrink.one_minimal else 'shrink budget reached'}, {f.runs} runs"
+                         + "".join(f"; verified {v.failures} of {v.runs}" for v in f.shrink.verifications[-1:])
+                         + "), "
                          f"replay: {base / 'findings' / finding_name(self.spec, f)}")
         lines.append(f"artifacts: {base}")
         return "\n".join(lines)

@@ -75,6 +75,12 @@ def render_exploration(data: dict[str, Any], base: Path) -> str:
                        for i, s in enumerate(f["shrink_path"]))
         parts.append("<table><tr><th>#</th><th>tried</th><th>result</th><th>runs</th><th>candidate</th></tr>"
                      f"{rows}</table>")
+        if f.get("verifications"):
+            checks = "".join(f"<li>{v['moves']} moves ({e(v['signature'])}): failed {v['failures']} of "
+                             f"{v['runs']} further runs: "
+                             + ('<span class="fail">holds up</span>' if v["failing"]
+                                else '<span class="pass">does not hold up</span>') + "</li>" for v in f["verifications"])
+            parts.append(f"<p>verification of the shrunk schedule (a failed one bisects the path):</p><ul>{checks}</ul>")
     rows = "".join(f"<tr><td>{t['index']}</td><td>{e(_phase(t))}</td><td>{e(t['schedule']['variant'])}</td>"
                    f"<td>{len(t['schedule']['moves'])}</td>"
                    f"<td class=\"{'fail' if t['failing'] else 'pass'}\">{e(', '.join(t['failing']) or 'ok')}</td>"

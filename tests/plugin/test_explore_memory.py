@@ -163,7 +163,11 @@ def test_the_exploration_page_shows_the_shrink_path():
                                            "moves": ["push app 1.0.0", "kill leader"]},
                                           {"why": "kill -> pod-delete", "failing": False, "runs": 1,
                                            "variant": "ha-emptydir",
-                                           "moves": ["push app 1.0.0", "pod-delete <leader>"]}]}],
+                                           "moves": ["push app 1.0.0", "pod-delete <leader>"]}],
+                          "verifications": [{"moves": 2, "signature": "abc", "failing": False, "runs": 2,
+                                             "failures": 0},
+                                            {"moves": 3, "signature": "def", "failing": True, "runs": 4,
+                                             "failures": 4}]}],
             "trials": [{"index": 0, "phase": "explore", "schedule": {"variant": "single", "moves": ["push"]},
                         "failing": [], "error": None, "seconds": 2.0, "artifacts": "/a/runs/0001-explore"}]}
     page = render_exploration(data, Path("/a"))
@@ -171,3 +175,5 @@ def test_the_exploration_page_shows_the_shrink_path():
     assert "pod-delete &lt;leader&gt;" in page  # escaped
     assert 'href="findings/x-no-regression-abc/report.html"' in page and 'href="runs/0001-explore"' in page
     assert "1-minimal" in page and "--fluxchaos-seed=4" in page
+    assert "2 moves (abc): failed 0 of 2 further runs: <span class=\"pass\">does not hold up" in page
+    assert "3 moves (def): failed 4 of 4 further runs: <span class=\"fail\">holds up" in page
