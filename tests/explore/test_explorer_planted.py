@@ -345,9 +345,12 @@ def test_the_webhook_follows_every_push_and_deletion_with_a_reconcile_and_is_nev
     moves = (Push("app", ("1.0.0", "1.1.0")), Delete("app", ("1.0.0",)), Inject("kill", "leader"))
     schedule = Schedule(VariantPick("ha-emptydir"), moves, seed=1)
     hooked, _ = compile_schedule(spec(webhook=True), schedule)
-    kinds = [("push" if st.push else "delete" if st.delete else "reconcile" if st.reconcile else "fault")
-             for st in hooked.steps]
-    assert kinds == ["push", "reconcile", "delete", "reconcile", "fault"]
+    kinds = [("push" if st.push else "delete" if st.delete else "reconcile" if st.reconcile
+              else "scanned" if st.after and st.after.scan else "fault") for st in hooked.steps]
+    assert kinds == ["push", "reconcile", "scanned", "delete", "reconcile", "scanned", "fault"]
     assert all(st.reconcile.repository == "app" for st in hooked.steps if st.reconcile)
+    waits = [st.after for st in hooked.steps if st.after]
+    assert [(w.scan, w.contains, w.optional, w.timeout) for w in waits] == [
+        ("app", "1.1.0", True, 90.0), ("app", None, True, 90.0)]  # the last tag pushed; any scan after a delete
     plain, _ = compile_schedule(spec(), schedule)
     assert not any(st.reconcile for st in plain.steps)
