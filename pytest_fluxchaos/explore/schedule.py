@@ -186,11 +186,11 @@ def compile_schedule(spec: ExploreSpec, schedule: Schedule,
         if isinstance(move, Push):
             present[move.image].update(move.tags)
             steps.append(Step(push=PushAction(image=move.image, tags=list(move.tags))))
-            steps.extend(_webhook_steps(spec, move.image, move.tags[-1]))
+            steps.extend(_webhook_steps(spec, move.image, move.tags[-1], present))
         elif isinstance(move, Delete):
             present[move.image].difference_update(move.tags)
             steps.append(Step(delete=DeleteAction(image=move.image, tags=list(move.tags))))
-            steps.extend(_webhook_steps(spec, move.image, None))
+            steps.extend(_webhook_steps(spec, move.image, None, present))
         elif isinstance(move, Reconcile):
             steps.append(Step(reconcile=ReconcileAction(repository=move.repository)))
         elif isinstance(move, Inject):
@@ -214,15 +214,18 @@ def compile_schedule(spec: ExploreSpec, schedule: Schedule,
     return scenario, variant
 
 
-def _webhook_steps(spec: ExploreSpec, image: str, pushed: str | None) -> list[Step]:
+def _webhook_steps(spec: ExploreSpec, image: str, pushed: str | None,
+                   present: dict[str, set[str]]) -> list[Step]:
     """``webhook: true``: after a push or deletion, a reconcile request of each repository
-    of the image, and a wait (bounded by ``waits``, optional) for the scan that handles it,
-    as ``flux reconcile`` waits for its request to be handled.
+    of the image, then waits (each bounded by ``waits``, optional) for the scan that handles
+    it and for the repository's policies to resolve from that scan, as ``flux reconcile``
+    waits for its request to be handled.
 
-    Without that wait the next move races the scan: a fault injected at once lands before
-    or after the leader scanned the pushed tag, depending on how busy the machine is (a
-    found schedule that regressed 3 of 3 times on a loaded machine regressed 0 of 4 times
-    alone, its first leader killed before it had scanned anything).
+    Without the waits the next move races the pipeline, and a found schedule's outcome
+    depends on how busy the machine is: one that regressed 3 of 3 times loaded regressed 0
+    of 4 times alone, its first leader killed before it had scanned anything; a shrunk one
+    whose loaded runs had waited for the scan missed the policy's first resolution when
+    replayed alone (killed 0.3 s after the scan), so the regression had nothing to undo.
     """
     if not spec.webhook:
         return []
@@ -230,6 +233,7 @@ def _webhook_steps(spec: ExploreSpec, image: str, pushed: str | None) -> list[St
     for repo in (r for r in spec.repositories if r.image == image):
         steps.append(Step(reconcile=ReconcileAction(repository=repo.name)))
         steps.append(Step(after=Trigger(scan=repo.name, contains=pushed, timeout=spec.waits, optional=True)))
+        steps.extend(_policy_waits(spec, present, repository=repo.name))
     return steps
 
 
@@ -240,8 +244,16 @@ def _wait_steps(spec: ExploreSpec, move: Wait, present: dict[str, set[str]]) -> 
         return [Step(after=Trigger(pods="running", timeout=spec.waits, optional=True))]
     if move.until == "leader":
         return [Step(after=Trigger(leader="any", timeout=spec.waits, optional=True))]
+    return _policy_waits(spec, present)
+
+
+def _policy_waits(spec: ExploreSpec, present: dict[str, set[str]], *,
+                  repository: str | None = None) -> list[Step]:
+    """A wait for each policy (of ``repository``, or all) to resolve to the newest present tag."""
     steps = []
     for pol in spec.policies:
+        if repository is not None and pol.repository != repository:
+            continue
         image = next(r.image for r in spec.repositories if r.name == pol.repository)
         tags = sorted(present[image])
         if not tags:

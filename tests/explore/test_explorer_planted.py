@@ -341,16 +341,23 @@ def test_when_no_shrunk_schedule_holds_up_the_original_is_published(tmp_path):
 
 
 def test_the_webhook_follows_every_push_and_deletion_with_a_reconcile_and_is_never_cut_off():
+    """The webhook's request is handled before the next move: the scan, then the policy's
+    resolution from it (a fault right after the scan left the policy unresolved when a
+    shrunk schedule was replayed alone)."""
     from pytest_fluxchaos.explore.schedule import Delete
-    moves = (Push("app", ("1.0.0", "1.1.0")), Delete("app", ("1.0.0",)), Inject("kill", "leader"))
+    moves = (Push("app", ("1.0.0", "1.1.0")), Delete("app", ("1.1.0",)), Inject("kill", "leader"))
     schedule = Schedule(VariantPick("ha-emptydir"), moves, seed=1)
     hooked, _ = compile_schedule(spec(webhook=True), schedule)
     kinds = [("push" if st.push else "delete" if st.delete else "reconcile" if st.reconcile
-              else "scanned" if st.after and st.after.scan else "fault") for st in hooked.steps]
-    assert kinds == ["push", "reconcile", "scanned", "delete", "reconcile", "scanned", "fault"]
+              else "scanned" if st.after and st.after.scan else "resolved" if st.after and st.after.policy
+              else "fault") for st in hooked.steps]
+    assert kinds == ["push", "reconcile", "scanned", "resolved", "delete", "reconcile", "scanned", "resolved",
+                     "fault"]
     assert all(st.reconcile.repository == "app" for st in hooked.steps if st.reconcile)
     waits = [st.after for st in hooked.steps if st.after]
-    assert [(w.scan, w.contains, w.optional, w.timeout) for w in waits] == [
+    assert [(w.scan, w.contains, w.optional, w.timeout) for w in waits if w.scan] == [
         ("app", "1.1.0", True, 90.0), ("app", None, True, 90.0)]  # the last tag pushed; any scan after a delete
+    assert [(w.policy, w.tag, w.optional) for w in waits if w.policy] == [
+        ("app-semver", "1.1.0", True), ("app-semver", "1.0.0", True)]  # the newest tag still present
     plain, _ = compile_schedule(spec(), schedule)
-    assert not any(st.reconcile for st in plain.steps)
+    assert not any(st.reconcile or st.after for st in plain.steps)
