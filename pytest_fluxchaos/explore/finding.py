@@ -90,7 +90,7 @@ def upstream_summary(spec: ExploreSpec, finding: Finding, *, seed: int) -> str:
     steps = "; ".join(f"({i + 1}) {describe(m)}" for i, m in enumerate(finding.shrink.minimal.moves))
     observed = "; ".join(f"{name}: {trial.outcome.summaries.get(name, trial.outcome.verdicts.get(name))}"
                          for name in finding.checkers)
-    expected = " ".join(EXPECTED.get(name, f"{name} holds.") for name in finding.checkers)
+    expected = " ".join(_sentence(EXPECTED.get(name, f"{name} holds.")) for name in finding.checkers)
     return (f"With {versions}, deployment {variant}, and the ImagePolicies of this scenario, "
             f"the following schedule makes {' and '.join(finding.checkers)} fail: {steps}. "
             f"{WEBHOOK if spec.webhook else ''}"
@@ -115,7 +115,12 @@ def _versions(recorded: dict[str, Any]) -> str:
 
 
 WEBHOOK = ("Every push and deletion is followed at once by a reconcile request of its ImageRepository, "
-           "as a registry webhook does. ")
+           "as a registry webhook does, and the next step waits until the scan and the policies have "
+           "handled it. ")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 EXPECTED = {
     "no-regression": "no policy moves back to an older tag while the newer one is still in the registry.",
