@@ -90,7 +90,7 @@ def upstream_summary(spec: ExploreSpec, finding: Finding, *, seed: int) -> str:
     steps = "; ".join(f"({i + 1}) {describe(m)}" for i, m in enumerate(finding.shrink.minimal.moves))
     observed = "; ".join(f"{name}: {trial.outcome.summaries.get(name, trial.outcome.verdicts.get(name))}"
                          for name in finding.checkers)
-    expected = " ".join(_sentence(EXPECTED.get(name, f"{name} holds.")) for name in finding.checkers)
+    expected = " ".join(EXPECTED.get(name, f"{name} holds.") for name in finding.checkers)
     return (f"With {versions}, deployment {variant}, and the ImagePolicies of this scenario, "
             f"the following schedule makes {' and '.join(finding.checkers)} fail: {steps}. "
             f"{WEBHOOK if spec.webhook else ''}"
@@ -118,16 +118,12 @@ WEBHOOK = ("Every push and deletion is followed at once by a reconcile request o
            "as a registry webhook does, and the next step waits until the scan and the policies have "
            "handled it. ")
 
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
 EXPECTED = {
-    "no-regression": "no policy moves back to an older tag while the newer one is still in the registry.",
-    "converges": "after the faults heal, every policy reaches the newest matching tag and Ready=True.",
-    "never-stuck": "no policy stays not-Ready long while its repository holds matching tags.",
-    "faults-landed": "every injected fault is confirmed.",
-    "git-no-regression": "no commit moves an image back to an older tag still in the registry.",
-    "git-converges": "the Git branch ends at the newest matching tag.",
-    "ready-honest": "no policy reports Ready=True while its repository has been failing longer than the bound.",
+    "no-regression": "No policy moves back to an older tag while the newer one is still in the registry.",
+    "converges": "After the faults heal, every policy reaches the newest matching tag and Ready=True.",
+    "never-stuck": "No policy stays not-Ready long while its repository holds matching tags.",
+    "faults-landed": "Every injected fault is confirmed.",
+    "git-no-regression": "No commit moves an image back to an older tag still in the registry.",
+    "git-converges": "The Git branch ends at the newest matching tag.",
+    "ready-honest": "No policy reports Ready=True while its repository has been failing longer than the bound.",
 }

@@ -92,6 +92,10 @@ def test_the_emitted_suite_replays_to_the_same_verdict(tmp_path):
     paragraph = upstream_summary(s, finding, seed=11)
     assert "no-regression" in paragraph and "kill leader" in paragraph
     assert paragraph.startswith("With image-reflector-controller planted (planted-rule) (Flux 2.9.4), deployment ha-emptydir")
+    assert "Expected: No policy moves back to an older tag" in paragraph  # each expectation a sentence
+    assert "reconcile request" not in paragraph  # no webhook in this world
+    hooked = upstream_summary(spec(webhook=True), finding, seed=11)
+    assert "the next step waits until the scan and the policies have handled it" in hooked
 
 
 def test_schedules_are_a_pure_function_of_the_seed():
